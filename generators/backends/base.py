@@ -1,0 +1,134 @@
+"""The one chat interface every LLM/VLM backend implements (ImgCoder's backbone, every judge).
+
+Messages follow the OpenAI chat shape. ``content`` is a string or a list of parts:
+
+- ``{"type": "text", "text": "..."}``
+- ``{"type": "image", "image": <PIL.Image | bytes | str path>}``  (encoded by ``images.encode_image``)
+
+Decoding params (``temperature``, ``max_tokens``, ``top_p``, ``seed``, ``stop``, ...) are keyword arguments of
+``chat``/``achat``. A backend returns a :class:`ChatResult` or raises :class:`BackendError` once its bounded
+retries are spent; it never returns a silent default.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class ChatResult:
+    """What a backend returns for one request."""
+
+    text: str
+    model: str
+    backend: str
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    raw: Any = None
+    cached: bool = False
+    cost_usd: float = 0.0
+    # backend, model id, semantic params, prompt_version, image hashes (sha256 of the exact bytes sent), ...
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (``raw`` dropped: it may hold SDK objects)."""
+        d = asdict(self)
+        d.pop("raw", None)
+        return d
+
+
+class BackendError(RuntimeError):
+    """A request failed for good (after bounded retries). ``kind`` says why; ``attempts`` how often we tried."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, attempts: int = 1, status: int | None = None, backend: str = "",
+                 model: str = ""):
+        super().__init__(message)
+        self.attempts = attempts
+        self.status = status
+        self.backend = backend
+        self.model = model
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": str(self), "attempts": self.attempts, "status": self.status,
+                "backend": self.backend, "model": self.model}
+
+
+class TransientError(BackendError):
+    """429, 5xx, timeout, connection error: worth retrying. ``retry_after`` in seconds if the server said."""
+
+    kind = "transient"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class RateLimitError(TransientError):
+    kind = "rate_limited"
+
+
+class PermanentError(BackendError):
+    """4xx other than 429, malformed request, unknown model: retrying will not help."""
+
+    kind = "permanent"
+
+
+class MalformedResponseError(TransientError):
+    """The server answered, but the body was not a valid completion."""
+
+    kind = "malformed_response"
+
+
+class BudgetExceededError(BackendError):
+    """The run's cost budget is spent; the run should stop cleanly."""
+
+    kind = "budget_exceeded"
+
+
+class ReplayMissError(PermanentError):
+    """A ``replay:`` backend has no recording for this request."""
+
+    kind = "replay_miss"
+
+
+class ChatBackend(abc.ABC):
+    """Base class: implement ``_chat`` (sync) and/or ``_achat`` (async); the other is derived."""
+
+    #: registry name, e.g. "openai"
+    name: str = "base"
+    #: model id as the backend reports it
+    model: str = ""
+
+    def chat(self, messages: list[dict[str, Any]], **params: Any) -> ChatResult:
+        return self._chat(messages, **params)
+
+    async def achat(self, messages: list[dict[str, Any]], **params: Any) -> ChatResult:
+        return await self._achat(messages, **params)
+
+    def _chat(self, messages: list[dict[str, Any]], **params: Any) -> ChatResult:
+        return asyncio.run(self._achat(messages, **params))
+
+    async def _achat(self, messages: list[dict[str, Any]], **params: Any) -> ChatResult:
+        return await asyncio.to_thread(self._chat, messages, **params)
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance of this backend (no secrets)."""
+        return {"backend": self.name, "model": self.model}
+
+    def close(self) -> None:  # pragma: no cover - trivial
+        pass

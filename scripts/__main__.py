@@ -1,0 +1,5 @@
+import sys
+
+from scigenbench.scripts.cli import main
+
+sys.exit(main())
