@@ -51,6 +51,8 @@ class Generator(abc.ABC):
     """
 
     name: str = "base"
+    #: how many problems ``generate_batch`` should receive at once (pixel models on an accelerator: > 1)
+    batch_size: int = 1
 
     @abc.abstractmethod
     def generate(self, problem: dict[str, Any]) -> GenerationOutput:

@@ -1,0 +1,463 @@
+"""The generation runner: every generator, one resumable loop, one run folder.
+
+:func:`run_generation` takes a :class:`~scigenbench.generators.base.Generator` and a list of problems and writes a
+run folder (``scigenbench.dataset.runs.RunFolder``: ``run.json``, ``metadata.jsonl``, ``<id>.png``). It is built to
+survive crashes and rate limits without losing or double-counting anything:
+
+- **Resumable.** Ids already done (status ``ok`` with their image) are skipped. Ids that failed are retried only
+  with ``retry_failed=True``. Ids with no record (never started, or in flight when the process died) are generated.
+  Each record is appended atomically by the main thread only after its item finished, so a killed run leaves no
+  half-written rows, and each record carries ``attempt`` (1 for the first record of an id in the folder).
+- **One configuration per run.** ``run.json`` holds the generator config and its hash; re-running into a folder
+  made with another config (or another dataset) is refused unless ``force=True``.
+- **Concurrency and batching.** Work units go to a thread pool of ``concurrency`` workers. A generator that sets a
+  class or instance attribute ``batch_size > 1`` (pixel models on an accelerator) gets chunks of that size through
+  :meth:`Generator.generate_batch`; one that sets ``max_concurrency`` (e.g. ``1`` for a single GPU pipeline) caps
+  the number of workers.
+- **Budget.** With ``budget_usd``, no new item starts once the cost spent (plus the in-flight items' expected cost)
+  would pass the budget. A ``BudgetExceededError`` raised by a backend (its own hard budget) stops the run the same
+  way; the item that hit it is not recorded, so it stays "not started" and is generated on the next run.
+- **Ctrl-C.** The first interrupt stops starting new items and waits for the in-flight ones (their records are
+  kept); a second one aborts at once (in-flight items stay "not started").
+
+Generators that repair (ImgCoder) report ``extra["render_ok_first_try"]`` and ``extra["render_ok"]`` (booleans);
+the runner turns them into render rates at first try and after repair.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from scigenbench.generators.backends.base import BudgetExceededError
+from scigenbench.generators.base import GenerationOutput, Generator
+
+#: exit codes of :meth:`RunSummary.exit_code`
+EXIT_OK, EXIT_ALL_FAILED, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+
+class RunConfigMismatchError(ValueError):
+    """The run folder was made with another generator configuration or dataset."""
+
+
+@dataclass
+class RunSummary:
+    """What one invocation of :func:`run_generation` did.
+
+    ``counts`` are the statuses recorded in this invocation; ``run_counts`` the latest status of every requested
+    id in the folder afterwards (``not_started`` for ids with no record), so a resumed run reports the whole set.
+    """
+
+    run_dir: str
+    generator: str
+    config_hash: str
+    dataset: str
+    n_requested: int = 0
+    n_skipped_done: int = 0
+    n_skipped_failed: int = 0
+    n_attempted: int = 0
+    n_not_started: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    run_counts: dict[str, int] = field(default_factory=dict)
+    n_render_reported: int = 0
+    n_render_ok_first_try: int = 0
+    n_render_ok: int = 0
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    elapsed_s: float = 0.0
+    stopped: str | None = None  # None | "budget" | "interrupted"
+    stop_reason: str | None = None
+
+    @property
+    def n_ok(self) -> int:
+        return self.counts.get("ok", 0)
+
+    @property
+    def all_failed(self) -> bool:
+        """True when this invocation attempted items and none succeeded."""
+        return self.n_attempted > 0 and self.n_ok == 0
+
+    def render_rate_first_try(self) -> float | None:
+        return self.n_render_ok_first_try / self.n_render_reported if self.n_render_reported else None
+
+    def render_rate(self) -> float | None:
+        return self.n_render_ok / self.n_render_reported if self.n_render_reported else None
+
+    def exit_code(self) -> int:
+        """0 when the run finished with at least one success (or nothing to do); 1 when every attempted item
+        failed; 3 when the budget stopped it; 130 when interrupted."""
+        if self.stopped == "interrupted":
+            return EXIT_INTERRUPTED
+        if self.all_failed:
+            return EXIT_ALL_FAILED
+        if self.stopped == "budget":
+            return EXIT_BUDGET
+        return EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["render_rate_first_try"] = self.render_rate_first_try()
+        d["render_rate"] = self.render_rate()
+        d["exit_code"] = self.exit_code()
+        return d
+
+    def format(self) -> str:
+        """A short human-readable report."""
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing generated"
+        whole = ", ".join(f"{k} {v}" for k, v in sorted(self.run_counts.items()))
+        lines = [
+            f"run {self.run_dir}  ({self.generator}, config {self.config_hash}, dataset {self.dataset})",
+            f"  this run: {self.n_attempted} attempted: {statuses}; skipped {self.n_skipped_done} done"
+            + (f", {self.n_skipped_failed} failed (use --retry-failed)" if self.n_skipped_failed else "")
+            + (f"; {self.n_not_started} not started" if self.n_not_started else ""),
+            f"  run folder now: {whole} (of {self.n_requested} requested)",
+        ]
+        if self.n_render_reported:
+            lines.append(f"  render rate: {self.render_rate_first_try():.1%} at first try, "
+                         f"{self.render_rate():.1%} after repair (n={self.n_render_reported})")
+        lines.append(f"  model calls {self.calls}, tokens {self.prompt_tokens}+{self.completion_tokens}, "
+                     f"cost ${self.cost_usd:.4f}, time {self.elapsed_s:.1f}s")
+        if self.stopped:
+            lines.append(f"  STOPPED ({self.stopped}): {self.stop_reason}")
+        if self.all_failed:
+            lines.append("  every attempted item failed: see the 'error' field in metadata.jsonl")
+        return "\n".join(lines)
+
+
+@dataclass
+class WorkPlan:
+    """Which requested ids to generate now, and which are skipped."""
+
+    todo: list[dict[str, Any]]
+    skipped_done: list[str]
+    skipped_failed: list[str]
+
+
+def run_generation(
+    generator: Generator,
+    problems: Iterable[dict[str, Any]],
+    run_dir: str | Path,
+    *,
+    concurrency: int = 4,
+    retry_failed: bool = False,
+    budget_usd: float | None = None,
+    progress: bool = True,
+    dataset: str = "mini",
+    force: bool = False,
+) -> RunSummary:
+    """Generate one image per problem into a resumable run folder.
+
+    Args:
+        generator: Any :class:`Generator`.
+        problems: Problem rows (dicts with at least ``id`` and ``question``), e.g. a ``datasets.Dataset``.
+        run_dir: The run folder; created if missing, resumed if it holds a run of the same configuration.
+        concurrency: Worker threads (capped by the generator's ``max_concurrency`` if it sets one).
+        retry_failed: Also regenerate ids whose latest record failed.
+        budget_usd: Stop starting new items once this much has been spent in this invocation.
+        progress: Show a tqdm progress bar (on stderr) and print failures as they happen.
+        dataset: Dataset name recorded in ``run.json`` (``mini``, ``scigen``, ``seephys`` or your own).
+        force: Write into a folder made with another configuration (each record keeps its own config hash).
+
+    Returns:
+        A :class:`RunSummary`; ``summary.exit_code()`` is what a command line should return.
+
+    Raises:
+        RunConfigMismatchError: ``run_dir`` holds a run of another configuration or dataset and ``force`` is off.
+        ValueError: Problems without ids or with duplicate ids.
+    """
+    started = time.perf_counter()
+    problems = list(problems)
+    _check_ids(problems)
+    run = open_run(run_dir, generator, dataset=dataset, force=force)
+    plan = plan_work(problems, run, retry_failed=retry_failed)
+    summary = RunSummary(run_dir=str(run_dir), generator=generator.name, config_hash=generator.config_hash(),
+                         dataset=dataset, n_requested=len(problems), n_skipped_done=len(plan.skipped_done),
+                         n_skipped_failed=len(plan.skipped_failed))
+    loop = _Loop(generator, run, summary, budget_usd=budget_usd, progress=progress)
+    loop.run(plan.todo, concurrency=concurrency)
+    summary.n_not_started = len(plan.todo) - summary.n_attempted
+    summary.run_counts = _run_counts(run, [str(p["id"]) for p in problems])
+    summary.elapsed_s = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def open_run(run_dir: str | Path, generator: Generator, *, dataset: str, force: bool = False):
+    """Create the run folder, or open it after checking it was made with the same config and dataset."""
+    from scigenbench.dataset.runs import RunFolder
+
+    path = Path(run_dir)
+    if not (path / "run.json").exists():
+        return RunFolder.create(path, generator=generator.name, config=generator.config(), dataset=dataset)
+    run = RunFolder.open(path)
+    info = _run_info(run)
+    want_hash = generator.config_hash()
+    problems = []
+    if info.get("config_hash") != want_hash:
+        problems.append(f"it was made by generator {info.get('generator')!r} with config_hash "
+                        f"{info.get('config_hash')!r}, this generator ({generator.name}) has {want_hash!r}")
+    if info.get("dataset") not in (None, dataset):
+        problems.append(f"it holds dataset {info.get('dataset')!r}, this run is for {dataset!r}")
+    if problems and not force:
+        raise RunConfigMismatchError(
+            f"Refusing to mix runs in {path}: {'; '.join(problems)}. Write to a new --out folder, or pass "
+            f"--force (force=True) to add items to this folder anyway (each record keeps its own config_hash; "
+            f"items already done are not regenerated).")
+    return run
+
+
+def plan_work(problems: Sequence[dict[str, Any]], run, *, retry_failed: bool) -> WorkPlan:
+    """Split the requested problems into those to generate now and those skipped (done, or failed)."""
+    done, failed = run.done_ids(), run.failed_ids()
+    todo, skipped_done, skipped_failed = [], [], []
+    for problem in problems:
+        pid = str(problem["id"])
+        if pid in done:
+            skipped_done.append(pid)
+        elif pid in failed and not retry_failed:
+            skipped_failed.append(pid)
+        else:
+            todo.append(problem)
+    return WorkPlan(todo, skipped_done, skipped_failed)
+
+
+def chunk(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """Consecutive chunks of at most ``size`` items."""
+    size = max(1, int(size))
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def render_outcome(output: GenerationOutput) -> tuple[bool, bool] | None:
+    """``(ok at first try, ok after repair)`` when the generator reports render outcomes, else ``None``."""
+    extra = output.extra or {}
+    if "render_ok_first_try" not in extra:
+        return None
+    first = bool(extra["render_ok_first_try"])
+    return first, bool(extra.get("render_ok", first))
+
+
+class _BudgetStop:
+    """Marker returned by a worker whose generator ran out of budget: the item is not recorded."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class _Loop:
+    """The submit/collect loop. Only the main thread touches the run folder and the summary."""
+
+    def __init__(self, generator: Generator, run, summary: RunSummary, *, budget_usd: float | None,
+                 progress: bool):
+        self.generator = generator
+        self.run_folder = run
+        self.summary = summary
+        self.budget_usd = budget_usd
+        self.progress = progress
+        self.config_hash = generator.config_hash()
+        self.attempts = _attempt_counts(run)
+        self.n_costed = 0
+        self.bar = None
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+
+    def run(self, todo: list[dict[str, Any]], *, concurrency: int) -> None:
+        batch_size = int(getattr(self.generator, "batch_size", 1) or 1)
+        cap = getattr(self.generator, "max_concurrency", None)
+        workers = max(1, min(int(concurrency), int(cap)) if cap else int(concurrency))
+        units = chunk(todo, batch_size)
+        if not units:
+            return
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=len(todo), disable=not self.progress, unit="img", file=sys.stderr,
+                        desc=f"generate {self.generator.name}", dynamic_ncols=True)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scigenbench-gen")
+        pending: dict[Future, list[dict[str, Any]]] = {}
+        queue = iter(units)
+        try:
+            while True:
+                self._fill(pool, pending, queue, workers, batch_size)
+                if not pending:
+                    break
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    self._collect(pending.pop(future), future.result())
+        except KeyboardInterrupt:
+            self._stop("interrupted", "interrupted by the user")
+            self._drain(pool, pending)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.bar.close()
+
+    def _fill(self, pool, pending, queue, workers: int, batch_size: int) -> None:
+        while not self.summary.stopped and len(pending) < workers:
+            if self._budget_would_pass(in_flight=(len(pending) + 1) * batch_size):
+                self._stop("budget", f"budget ${self.budget_usd:.4f} reached (spent ${self.summary.cost_usd:.4f})")
+                return
+            unit = next(queue, None)
+            if unit is None:
+                return
+            pending[pool.submit(_generate_unit, self.generator, unit, batch_size > 1)] = unit
+
+    def _drain(self, pool, pending) -> None:
+        """After a first Ctrl-C: record what is in flight; a second Ctrl-C gives up on it."""
+        if pending and self.progress:
+            self.bar.write(f"stopping: waiting for {len(pending)} work unit(s) in flight (Ctrl-C again to abort)")
+        try:
+            for future in list(pending):
+                outputs = future.result()
+                self._collect(pending.pop(future), outputs)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- per item ---------------------------------------------------------------------------------------------
+
+    def _collect(self, unit: list[dict[str, Any]], outputs: list[GenerationOutput | _BudgetStop]) -> None:
+        for problem, output in zip(unit, outputs):
+            if isinstance(output, _BudgetStop):
+                self._stop("budget", output.reason)
+                continue
+            self._record(str(problem["id"]), output)
+        self._update_bar()
+
+    def _record(self, pid: str, output: GenerationOutput) -> None:
+        if output.status == "ok" and not output.image_png:
+            output.status, output.error = "failed", "generator returned status 'ok' without an image"
+        self.attempts[pid] = self.attempts.get(pid, 0) + 1
+        record = {"id": pid, "generator": self.generator.name, "config_hash": self.config_hash,
+                  **output.to_record(), "attempt": self.attempts[pid]}
+        self.run_folder.append(record, output.image_png)
+        self._account(output)
+        if output.status != "ok" and self.progress:
+            self.bar.write(f"[{output.status}] {pid}: {(output.error or '')[:300]}")
+
+    def _account(self, output: GenerationOutput) -> None:
+        s = self.summary
+        s.n_attempted += 1
+        s.counts[output.status] = s.counts.get(output.status, 0) + 1
+        usage = output.usage or {}
+        s.calls += int(usage.get("calls", 0) or 0)
+        s.prompt_tokens += int(usage.get("prompt_tokens", 0) or 0)
+        s.completion_tokens += int(usage.get("completion_tokens", 0) or 0)
+        if usage.get("cost_usd") is not None:
+            s.cost_usd += float(usage["cost_usd"])
+            self.n_costed += 1
+        outcome = render_outcome(output)
+        if outcome is not None:
+            s.n_render_reported += 1
+            s.n_render_ok_first_try += outcome[0]
+            s.n_render_ok += outcome[1]
+
+    def _budget_would_pass(self, *, in_flight: int) -> bool:
+        if self.budget_usd is None:
+            return False
+        spent = self.summary.cost_usd
+        mean_cost = spent / self.n_costed if self.n_costed else 0.0
+        return spent >= self.budget_usd or spent + mean_cost * in_flight > self.budget_usd
+
+    def _stop(self, why: str, reason: str) -> None:
+        if not self.summary.stopped:
+            self.summary.stopped, self.summary.stop_reason = why, reason
+            if self.progress and self.bar is not None:
+                self.bar.write(f"stopping ({why}): {reason}")
+
+    def _update_bar(self) -> None:
+        s = self.summary
+        self.bar.n = s.n_attempted
+        postfix = {"ok": s.n_ok, "failed": s.n_attempted - s.n_ok}
+        if s.n_render_reported:
+            postfix["render"] = f"{s.render_rate_first_try():.0%}→{s.render_rate():.0%}"
+        postfix["cost"] = f"${s.cost_usd:.3f}"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.refresh()
+
+
+def _generate_unit(generator: Generator, unit: list[dict[str, Any]], batched: bool
+                   ) -> list[GenerationOutput | _BudgetStop]:
+    """Run the generator on one work unit (in a worker thread). Never raises."""
+    started = time.perf_counter()
+    try:
+        outputs = generator.generate_batch(unit) if batched else [generator.generate(unit[0])]
+        if len(outputs) != len(unit):
+            raise RuntimeError(f"{generator.name}.generate_batch returned {len(outputs)} outputs for "
+                               f"{len(unit)} problems")
+    except BudgetExceededError as exc:
+        return [_BudgetStop(str(exc))] * len(unit)
+    except Exception as exc:  # a generator bug must not kill the run: it becomes a failed record
+        outputs = [GenerationOutput(status="failed", error=f"{type(exc).__name__}: {exc}") for _ in unit]
+    wall = round((time.perf_counter() - started) / len(unit), 4)
+    result: list[GenerationOutput | _BudgetStop] = []
+    for output in outputs:
+        if output.status == "budget_exceeded":
+            result.append(_BudgetStop(output.error or "budget exceeded"))
+            continue
+        output.timings = dict(output.timings or {})
+        output.timings.setdefault("total", wall)
+        result.append(output)
+    return result
+
+
+def _check_ids(problems: list[dict[str, Any]]) -> None:
+    seen: Counter = Counter()
+    for i, problem in enumerate(problems):
+        pid = problem.get("id") if isinstance(problem, dict) else None
+        if pid is None or str(pid) == "":
+            raise ValueError(f"problem #{i} has no 'id'; every problem needs a string id (see load_scigenbench)")
+        seen[str(pid)] += 1
+    dupes = [pid for pid, n in seen.items() if n > 1]
+    if dupes:
+        raise ValueError(f"duplicate problem ids {dupes[:10]}: each id must appear once in a run")
+
+
+def _run_info(run) -> dict[str, Any]:
+    info = getattr(run, "info", None)
+    if isinstance(info, dict):
+        return info
+    import json
+
+    return json.loads((Path(run.path) / "run.json").read_text())
+
+
+def _attempt_counts(run) -> dict[str, int]:
+    """Records per id already in the folder (every row, not only the latest)."""
+    counts: Counter = Counter()
+    for row in _all_rows(run):
+        counts[str(row.get("id"))] += 1
+    return dict(counts)
+
+
+def _all_rows(run) -> list[dict[str, Any]]:
+    import json
+
+    path = Path(run.path) / "metadata.jsonl"
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a torn last line from a crash is ignored, as RunFolder does
+                continue
+    return rows
+
+
+def _run_counts(run, ids: list[str]) -> dict[str, int]:
+    records = run.records()
+    done = run.done_ids()
+    counts: Counter = Counter()
+    for pid in ids:
+        if pid in done:
+            counts["ok"] += 1
+        elif pid in records:
+            counts[records[pid].get("status") or "failed"] += 1
+        else:
+            counts["not_started"] += 1
+    return dict(counts)
