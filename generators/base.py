@@ -91,6 +91,7 @@ GENERATORS.register("imgcoder", "scigenbench.generators.imgcoder:make_imgcoder")
 GENERATORS.register("text-card", "scigenbench.generators.baselines:make_text_card")
 GENERATORS.register("openai-image", "scigenbench.generators.image_api:make_openai_image")
 GENERATORS.register("diffusers", "scigenbench.generators.diffusers_t2i:make_diffusers")
+GENERATORS.register("hunyuan3", "scigenbench.generators.hunyuan3:make_hunyuan3")
 
 
 def get_generator(spec: str, **options: Any) -> Generator:

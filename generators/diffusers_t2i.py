@@ -199,6 +199,7 @@ class DiffusersGenerator(Generator):
 
     def _generate_chunk(self, problems: list[dict[str, Any]]) -> list[GenerationOutput]:
         seeds = [item_seed(self.cfg.seed, str(p["id"])) for p in problems]
+        self.load()  # a pipeline that cannot load stops the run with its error, not item by item
         start = time.perf_counter()
         try:
             images = self._call_pipeline([build_prompt(p) for p in problems], seeds)

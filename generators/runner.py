@@ -6,8 +6,8 @@ survive crashes and rate limits without losing or double-counting anything:
 
 - **Resumable.** Ids already done (status ``ok`` with their image) are skipped. Ids that failed are retried only
   with ``retry_failed=True``. Ids with no record (never started, or in flight when the process died) are generated.
-  Each record is appended atomically by the main thread only after its item finished, so a killed run leaves no
-  half-written rows, and each record carries ``attempt`` (1 for the first record of an id in the folder).
+  Each record is appended atomically (``RunFolder.append``) by the main thread only after its item finished, so a
+  killed run leaves no half-written rows; ``attempts.jsonl`` keeps every attempt with its number.
 - **One configuration per run.** ``run.json`` holds the generator config and its hash; re-running into a folder
   made with another config (or another dataset) is refused unless ``force=True``.
 - **Concurrency and batching.** Work units go to a thread pool of ``concurrency`` workers. A generator that sets a
@@ -20,7 +20,7 @@ survive crashes and rate limits without losing or double-counting anything:
 - **Ctrl-C.** The first interrupt stops starting new items and waits for the in-flight ones (their records are
   kept); a second one aborts at once (in-flight items stay "not started").
 
-Generators that repair (ImgCoder) report ``extra["render_ok_first_try"]`` and ``extra["render_ok"]`` (booleans);
+Generators that repair (ImgCoder) report ``extra["render_ok_first_try"]`` and ``extra["render_ok_after_repair"]``;
 the runner turns them into render rates at first try and after repair.
 """
 
@@ -196,7 +196,7 @@ def open_run(run_dir: str | Path, generator: Generator, *, dataset: str, force: 
     if not (path / "run.json").exists():
         return RunFolder.create(path, generator=generator.name, config=generator.config(), dataset=dataset)
     run = RunFolder.open(path)
-    info = _run_info(run)
+    info = run.info
     want_hash = generator.config_hash()
     problems = []
     if info.get("config_hash") != want_hash:
@@ -239,7 +239,7 @@ def render_outcome(output: GenerationOutput) -> tuple[bool, bool] | None:
     if "render_ok_first_try" not in extra:
         return None
     first = bool(extra["render_ok_first_try"])
-    return first, bool(extra.get("render_ok", first))
+    return first, bool(extra.get("render_ok_after_repair", first))
 
 
 class _BudgetStop:
@@ -260,7 +260,6 @@ class _Loop:
         self.budget_usd = budget_usd
         self.progress = progress
         self.config_hash = generator.config_hash()
-        self.attempts = _attempt_counts(run)
         self.n_costed = 0
         self.bar = None
 
@@ -329,10 +328,15 @@ class _Loop:
     def _record(self, pid: str, output: GenerationOutput) -> None:
         if output.status == "ok" and not output.image_png:
             output.status, output.error = "failed", "generator returned status 'ok' without an image"
-        self.attempts[pid] = self.attempts.get(pid, 0) + 1
         record = {"id": pid, "generator": self.generator.name, "config_hash": self.config_hash,
-                  **output.to_record(), "attempt": self.attempts[pid]}
-        self.run_folder.append(record, output.image_png)
+                  **output.to_record()}
+        # only "ok" rows keep an image (a figure that failed verification is described by its record)
+        image = output.image_png if output.status == "ok" else None
+        try:
+            self.run_folder.append(record, image)
+        except ValueError as exc:  # e.g. bytes that are not a PNG: record the failure instead of losing the item
+            output.status, output.error = "failed", f"could not store the output: {exc}"
+            self.run_folder.append({**record, "status": "failed", "error": output.error}, None)
         self._account(output)
         if output.status != "ok" and self.progress:
             self.bar.write(f"[{output.status}] {pid}: {(output.error or '')[:300]}")
@@ -415,40 +419,6 @@ def _check_ids(problems: list[dict[str, Any]]) -> None:
         raise ValueError(f"duplicate problem ids {dupes[:10]}: each id must appear once in a run")
 
 
-def _run_info(run) -> dict[str, Any]:
-    info = getattr(run, "info", None)
-    if isinstance(info, dict):
-        return info
-    import json
-
-    return json.loads((Path(run.path) / "run.json").read_text())
-
-
-def _attempt_counts(run) -> dict[str, int]:
-    """Records per id already in the folder (every row, not only the latest)."""
-    counts: Counter = Counter()
-    for row in _all_rows(run):
-        counts[str(row.get("id"))] += 1
-    return dict(counts)
-
-
-def _all_rows(run) -> list[dict[str, Any]]:
-    import json
-
-    path = Path(run.path) / "metadata.jsonl"
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a torn last line from a crash is ignored, as RunFolder does
-                continue
-    return rows
-
-
 def _run_counts(run, ids: list[str]) -> dict[str, int]:
     records = run.records()
     done = run.done_ids()
@@ -461,3 +431,71 @@ def _run_counts(run, ids: list[str]) -> dict[str, int]:
         else:
             counts["not_started"] += 1
     return dict(counts)
+
+
+# -- dry runs -----------------------------------------------------------------------------------------------------
+
+def plan_work_readonly(problems: Sequence[dict[str, Any]], run_dir: str | Path, *, retry_failed: bool
+                       ) -> tuple[list[dict[str, Any]], int, int]:
+    """What :func:`run_generation` would generate in ``run_dir``, without creating or changing anything.
+
+    Returns ``(todo, n_already_done, n_failed)``.
+    """
+    path = Path(run_dir)
+    if not (path / "run.json").exists():
+        return list(problems), 0, 0
+    import json
+
+    from scigenbench.dataset.runs import RunFolder
+
+    # the constructor, not RunFolder.open: a dry run must not repair (write) anything
+    run = RunFolder(path, json.loads((path / "run.json").read_text(encoding="utf-8")))
+    plan = plan_work(problems, run, retry_failed=retry_failed)
+    failed = run.failed_ids()
+    n_failed = sum(1 for p in problems if str(p["id"]) in failed)
+    return plan.todo, len(plan.skipped_done), n_failed
+
+
+def estimate_requests(generator: Generator | None, problems: Sequence[dict[str, Any]], *, spec: str = ""
+                      ) -> dict[str, Any]:
+    """A rough count of the model requests (and tokens, where it applies) a run over ``problems`` would make.
+
+    A generator may define ``estimate_requests(problems) -> dict`` for a better answer; otherwise the estimate
+    follows the generator kind: ``text-card`` makes no calls, an image API one request per item, a Diffusers
+    model one local pipeline call per batch, ImgCoder (1 or 3 stage calls) plus up to its repair rounds, with
+    prompt tokens approximated as characters / 4.
+    """
+    if generator is not None and hasattr(generator, "estimate_requests"):
+        return dict(generator.estimate_requests(list(problems)))
+    n = len(problems)
+    kind = generator.name if generator is not None else spec.partition(":")[0]
+    if kind == "text-card":
+        return {"items": n, "model_calls": 0, "cost_usd": 0.0}
+    if kind in ("openai-image", "image-api"):
+        est: dict[str, Any] = {"items": n, "image_requests": n}
+        price = (generator.config().get("price_per_image") if generator is not None else None)
+        est["cost_usd"] = round(price * n, 4) if price is not None else "unknown (set -o price_per_image=...)"
+        return est
+    if kind == "diffusers":
+        batch = int(getattr(generator, "batch_size", 1) or 1)
+        return {"items": n, "pipeline_calls": -(-n // batch), "api_calls": 0}
+    if kind == "imgcoder":
+        return _estimate_imgcoder(generator, problems)
+    return {"items": n, "model_calls": "unknown for this generator"}
+
+
+def _estimate_imgcoder(generator: Generator | None, problems: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    config = generator.config() if generator is not None else {}
+    single = bool(config.get("single_call") or config.get("stages") in ("single", 1, "one"))
+    stage_calls = 1 if single else 3
+    repairs = int(config.get("max_repair_rounds", config.get("repair_rounds", 2)) or 0)
+    problem_chars = sum(len(p.get("question") or "") + sum(len(str(e)) for e in p.get("elements") or [])
+                        for p in problems)
+    template_tokens = 1500  # system prompt, rules and one few-shot example, per call (measured order of magnitude)
+    n = len(problems)
+    first_try_calls = n * stage_calls
+    prompt_tokens = first_try_calls * template_tokens + stage_calls * problem_chars // 4
+    return {"items": n, "model_calls_first_try": first_try_calls,
+            "model_calls_max_with_repair": first_try_calls + n * repairs,
+            "prompt_tokens_first_try": f"~{prompt_tokens}",
+            "completion_tokens_first_try": f"~{first_try_calls * 600}"}

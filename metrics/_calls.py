@@ -17,6 +17,8 @@ def image_bytes(image: ImageLike) -> bytes:
     """The bytes of an image given as PNG/JPEG bytes, a file path or a PIL image (PIL images are saved as PNG)."""
     if isinstance(image, (bytes, bytearray)):
         return bytes(image)
+    if hasattr(image, "sha256") and isinstance(getattr(image, "data", None), bytes):  # an EncodedImage
+        return image.data
     if isinstance(image, (str, Path)):
         return Path(image).read_bytes()
     if isinstance(image, dict) and ("bytes" in image or "path" in image):  # datasets.Image() storage form
@@ -28,29 +30,26 @@ def image_bytes(image: ImageLike) -> bytes:
     raise TypeError(f"expected image bytes, a path or a PIL image, got {type(image).__name__}")
 
 
-def encoded_sha256(data: bytes) -> str:
-    """SHA-256 of the bytes a backend sends for ``data``: the project encoder's output when it is available
-    (``scigenbench.generators.backends.images``), else of ``data`` itself."""
+def prepare_image(image: ImageLike) -> tuple[Any, str]:
+    """Encode an image once for sending: ``(payload, sha256 of the exact bytes sent)``.
+
+    Uses the project encoder (``scigenbench.generators.backends.images.encode_image``: alpha on white, long side
+    ≤ 2,048, PNG with a byte cap) so the hash recorded is the hash of what the backend sends. Undecodable bytes are
+    passed through unchanged (the backend's failure is then recorded) and hashed as they are.
+    """
+    data = image_bytes(image)
     try:
-        from scigenbench.generators.backends import images as _images
-    except ImportError:
-        return sha256_hex(data)
-    encode = getattr(_images, "encode_image", None)
-    if encode is None:
-        return sha256_hex(data)
+        from scigenbench.generators.backends.images import encode_image
+    except ImportError:  # backends not installed yet: send the bytes as they are
+        return data, sha256_hex(data)
     try:
-        encoded = encode(data)
-    except Exception:  # an undecodable image: the backend will fail too; hash what we have
-        return sha256_hex(data)
-    payload = getattr(encoded, "data", None) or getattr(encoded, "bytes", None) or (
-        encoded[0] if isinstance(encoded, tuple) else encoded)
-    sha = getattr(encoded, "sha256", None)
-    if isinstance(sha, str):
-        return sha
-    return sha256_hex(payload) if isinstance(payload, (bytes, bytearray)) else sha256_hex(data)
+        encoded = encode_image(data)
+    except Exception:  # noqa: BLE001 - an undecodable image: the backend call fails and is recorded
+        return data, sha256_hex(data)
+    return encoded, encoded.sha256
 
 
-def user_message(text: str, image: bytes | None = None) -> list[dict[str, Any]]:
+def user_message(text: str, image: Any = None) -> list[dict[str, Any]]:
     """One user message: the text, then the image when given (the order upstream's judge uses)."""
     if image is None:
         return [{"role": "user", "content": text}]

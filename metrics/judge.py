@@ -46,8 +46,7 @@ def judge_item(problem: dict[str, Any], image: _calls.ImageLike | None, backend:
         base.update(protocol="upstream-compat", switches=[f"judge_parse={judge_parse}"])
     if image is None:
         return ItemResult(state=MISSING, reason=missing_reason, **base)
-    data = _calls.image_bytes(image)
-    base["image_sha256"] = _calls.encoded_sha256(data)
+    data, base["image_sha256"] = _calls.prepare_image(image)
     decoding = {**JUDGE_PARAMS, **params}
     out = _calls.call(backend, _calls.user_message(judge_prompt(problem), data),
                       prompt_version=base["prompt_version"], **decoding)

@@ -125,15 +125,19 @@ _ANSWER_LINE = re.compile(
     re.I | re.M)
 
 
+_AFTER_OPTION_LETTER = {"or", "and", "is", "was", "seems", "looks", "appears", "fits", "matches", "because",
+                        "since", "but", "nor", "vs", "versus", "would", "could", "should", "must", "best", "only"}
+
+
 def _standalone_letters(text: str, offered: list[str]) -> list[str]:
     """Capital offered letters that stand alone (not part of a word, not the article "A word", not "I ...")."""
     letters = []
     pattern = re.compile(r"(?<![A-Za-z0-9_'’])([A-E])(?![A-Za-z0-9_'’])")
     for match in pattern.finditer(text):
         letter = match.group(1)
-        rest = text[match.end():match.end() + 3]
-        # "A ball rolls": the article, not an option
-        if letter == "A" and re.match(r" [a-z]", rest):
+        # "A ball rolls": the article, not an option ("A or C", "A is right" still count)
+        following = re.match(r" ([a-z]+)", text[match.end():match.end() + 20])
+        if letter == "A" and following and following.group(1) not in _AFTER_OPTION_LETTER:
             continue
         if letter in offered:
             letters.append(letter)

@@ -62,10 +62,12 @@ class BackendError(RuntimeError):
         self.status = status
         self.backend = backend
         self.model = model
+        #: one entry per failed attempt ({"attempt", "kind", "status", "message"}), filled by the retry wrapper
+        self.history: list[dict[str, Any]] = []
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": str(self), "attempts": self.attempts, "status": self.status,
-                "backend": self.backend, "model": self.model}
+                "backend": self.backend, "model": self.model, "history": list(self.history)}
 
 
 class TransientError(BackendError):
@@ -79,7 +81,21 @@ class TransientError(BackendError):
 
 
 class RateLimitError(TransientError):
+    """HTTP 429 (or a server-side quota signal)."""
+
     kind = "rate_limited"
+
+
+class RequestTimeoutError(TransientError):
+    """No answer within the request timeout."""
+
+    kind = "timeout"
+
+
+class ConnectionFailedError(TransientError):
+    """The connection could not be made or was dropped."""
+
+    kind = "connection"
 
 
 class PermanentError(BackendError):
@@ -92,6 +108,24 @@ class MalformedResponseError(TransientError):
     """The server answered, but the body was not a valid completion."""
 
     kind = "malformed_response"
+
+
+class ConfigurationError(PermanentError):
+    """The backend cannot be built or called as configured (missing API key, bad option, unpriced budget)."""
+
+    kind = "configuration"
+
+
+class ImageEncodingError(PermanentError):
+    """An image in the messages could not be decoded or encoded (corrupt file, decompression bomb, too big)."""
+
+    kind = "image_encoding"
+
+
+class ScriptExhaustedError(PermanentError):
+    """The ``fake`` backend ran out of scripted responses."""
+
+    kind = "script_exhausted"
 
 
 class BudgetExceededError(BackendError):
@@ -125,6 +159,11 @@ class ChatBackend(abc.ABC):
 
     async def _achat(self, messages: list[dict[str, Any]], **params: Any) -> ChatResult:
         return await asyncio.to_thread(self._chat, messages, **params)
+
+    def chat_batch(self, batch: list[list[dict[str, Any]]], **params: Any) -> list[ChatResult]:
+        """Answer several conversations with the same params. Local models override this to batch on the
+        accelerator; the default answers them one by one."""
+        return [self._chat(messages, **params) for messages in batch]
 
     def describe(self) -> dict[str, Any]:
         """Provenance of this backend (no secrets)."""

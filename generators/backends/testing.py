@@ -134,13 +134,29 @@ class Fault:
         return cls(status, body)
 
 
+class Headers(dict):
+    """Request headers with case-insensitive lookup (keys stored lower-case)."""
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()):
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+
 @dataclass
 class RecordedRequest:
-    """One request the server received."""
+    """One request the server received (``headers`` look-ups are case-insensitive)."""
 
     method: str
     path: str
-    headers: dict[str, str]
+    headers: Headers
     body: bytes
     json: Any
     time: float
@@ -328,7 +344,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except ValueError:
             parsed = None
         path = self.path.split("?", 1)[0]
-        record = RecordedRequest(method, path, dict(self.headers.items()), body, parsed, time.time())
+        record = RecordedRequest(method, path, Headers(self.headers.items()), body, parsed, time.time())
         state._record(record)
         try:
             answer = self._route(method, path, parsed, body)

@@ -25,8 +25,10 @@ for x0, sign in ((0.0, -1), (L, 1)):
 node_x = np.arange(loops + 1) * L / loops
 anti_x = (np.arange(loops) + 0.5) * L / loops
 ax.plot(node_x, np.zeros_like(node_x), "ko", ms=6, zorder=5)
-for xn in node_x:
-    ax.text(xn, 0.035, "N", fontsize=12, ha="center", va="bottom", fontweight="bold")
+for i, xn in enumerate(node_x):
+    # End labels are nudged inwards so they do not sit on the supports.
+    shift = 0.03 if i == 0 else (-0.03 if i == loops else 0.0)
+    ax.text(xn + shift, 0.035, "N", fontsize=12, ha="center", va="bottom", fontweight="bold")
 for xa in anti_x:
     ax.text(xa, amp + 0.02, "A", fontsize=12, ha="center", va="bottom",
             fontweight="bold", color="tab:red")

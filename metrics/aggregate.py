@@ -1,0 +1,169 @@
+"""Aggregation of per-item records (PROTOCOL §4): coverage, strict and lenient means, breakdowns, bootstrap CIs.
+
+- strict mean  = Σ scores / (n_scored + n_missing): a missing image counts 0;
+- lenient mean = Σ scores / n_scored: upstream's missing-excluded number (``missing="exclude"``);
+- unscored and not-applicable items stay out of both (re-run to reduce unscored ones).
+
+Quiz metrics add micro accuracy (over quizzes), macro accuracy (per-item mean, then over items) and the
+perfect-image rate, each strict and lenient. Fidelity has no meaningful zero: means over available pairs only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from scigenbench.metrics.parsing import JUDGE_DIMENSIONS
+from scigenbench.metrics.records import MISSING, NOT_APPLICABLE, SCORED, STATES, UNSCORED, ItemResult
+
+DEFAULT_BOOTSTRAP = 1000
+
+
+def coverage(records: list[ItemResult]) -> dict[str, Any]:
+    """``n_items``, ``n_scored``, ``n_unscored``, ``n_missing``, ``n_not_applicable`` and reason counts."""
+    states = Counter(r.state for r in records)
+    reasons: dict[str, Counter] = {s: Counter() for s in (UNSCORED, MISSING, NOT_APPLICABLE)}
+    for r in records:
+        if r.state in reasons:
+            reasons[r.state][_reason_kind(r.reason)] += 1
+    return {"n_items": len(records), **{f"n_{s}": states.get(s, 0) for s in STATES},
+            "reasons": {s: dict(c.most_common(10)) for s, c in reasons.items() if c}}
+
+
+def _reason_kind(reason: str | None) -> str:
+    """Group reasons by their head (before details such as the raw reply)."""
+    text = (reason or "").split(" (", 1)[0]
+    return text.split(": ", 2)[0] if text.count(": ") >= 1 and len(text) > 60 else text[:120]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> float | None:
+    total = den.sum()
+    return float(num.sum() / total) if total > 0 else None
+
+
+def _bootstrap(num: np.ndarray, den: np.ndarray, n_boot: int, seed: int) -> list[float] | None:
+    """95 % percentile CI of Σnum/Σden under resampling of items (seeded)."""
+    if n_boot <= 0 or len(num) < 2 or den.sum() == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(num), size=(n_boot, len(num)))
+    dens = den[idx].sum(axis=1)
+    ok = dens > 0
+    stats = num[idx].sum(axis=1)[ok] / dens[ok]
+    lo, hi = np.percentile(stats, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def ratio_stat(rows: list[tuple[str, float, float]], n_boot: int, seed: int) -> dict[str, Any]:
+    """Strict and lenient Σnum/Σden with CIs. ``rows`` = (state, numerator, denominator) per item; missing items
+    bring their denominator with a zero numerator to the strict statistic only."""
+    strict = [(n, d) for s, n, d in rows if s in (SCORED, MISSING)]
+    lenient = [(n, d) for s, n, d in rows if s == SCORED]
+    out = {}
+    for name, pairs in (("strict", strict), ("lenient", lenient)):
+        num = np.array([p[0] for p in pairs], dtype=float)
+        den = np.array([p[1] for p in pairs], dtype=float)
+        out[name] = _ratio(num, den)
+        out[f"{name}_ci95"] = _bootstrap(num, den, n_boot, seed)
+    return out
+
+
+def _mean_rows(records: list[ItemResult], value: Callable[[ItemResult], float]) -> list[tuple[str, float, float]]:
+    return [(r.state, value(r) if r.state == SCORED else 0.0, 1.0) for r in records]
+
+
+def summarize_judge(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+    out = {"overall": ratio_stat(_mean_rows(records, lambda r: r.score), n_boot, seed)}
+    for dim in JUDGE_DIMENSIONS:
+        out[dim] = ratio_stat(_mean_rows(records, lambda r, d=dim: r.details["dimensions"][d]), n_boot, seed)
+    return out
+
+
+def summarize_quiz(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+    def n_quizzes(r: ItemResult) -> float:
+        return float(r.details.get("n_quizzes", 0))
+
+    micro = [(r.state, float(r.details.get("n_correct", 0)) if r.state == SCORED else 0.0, n_quizzes(r))
+             for r in records]
+    return {
+        "quiz_acc_micro": ratio_stat(micro, n_boot, seed),
+        "quiz_acc_macro": ratio_stat(_mean_rows(records, lambda r: r.score), n_boot, seed),
+        "perfect_image_rate": ratio_stat(_mean_rows(records, lambda r: float(r.score == 1.0)), n_boot, seed),
+        "n_quizzes_scored": int(sum(n_quizzes(r) for r in records if r.state == SCORED)),
+        "answer_calls": int(sum(r.details.get("answer_calls", 0) for r in records)),
+        "grader_calls": int(sum(r.details.get("grader_calls", 0) for r in records)),
+    }
+
+
+def summarize_rinv(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+    methods = Counter(r.details.get("method") for r in records if r.state == SCORED)
+    verdicts = Counter(r.details.get("verdict") for r in records if r.state == SCORED)
+    return {"rinv_acc": ratio_stat(_mean_rows(records, lambda r: r.score), n_boot, seed),
+            "by_method": dict(methods), "verdicts": dict(verdicts)}
+
+
+def summarize_fidelity(records: list[ItemResult], **_: Any) -> dict[str, Any]:
+    """Means over available pairs (no strict mean: these metrics have no meaningful zero)."""
+    out: dict[str, Any] = {}
+    scored = [r for r in records if r.state == SCORED]
+    for key in ("psnr", "ssim", "clip_score"):
+        values = [r.details[key] for r in scored if r.details.get(key) is not None]
+        out[key] = {"mean": float(np.mean(values)) if values else None, "n": len(values)}
+    return out
+
+
+SUMMARIZERS = {"judge": summarize_judge, "quiz": summarize_quiz, "quiz_blind": summarize_quiz,
+               "rinv": summarize_rinv, "fidelity": summarize_fidelity}
+
+
+def summarize(records: Iterable[ItemResult], metric: str, *, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0,
+              breakdowns: bool = True) -> dict[str, Any]:
+    """Summary of one metric: coverage, its statistics, and the same per domain and per image type.
+
+    Args:
+        records: one record per item (latest per id).
+        metric: ``judge``, ``quiz``, ``quiz_blind``, ``rinv`` or ``fidelity``.
+        n_boot: bootstrap resamples for the 95 % CIs (0 disables them).
+        seed: bootstrap seed.
+        breakdowns: add ``by_domain`` and ``by_image_type``.
+    """
+    records = list(records)
+    summarizer = SUMMARIZERS[metric]
+    out = {"metric": metric, "coverage": coverage(records), **summarizer(records, n_boot=n_boot, seed=seed)}
+    protocols = sorted({r.protocol for r in records})
+    out["protocol"] = protocols[0] if len(protocols) == 1 else protocols
+    out["switches"] = sorted({s for r in records for s in r.switches})
+    models = sorted({r.judge_model for r in records if r.judge_model})
+    out["judge_models"] = models
+    out["prompt_versions"] = sorted({r.prompt_version for r in records if r.prompt_version})
+    out["proxy"] = any(m.startswith("ocr-proxy") for m in models)
+    if breakdowns:
+        for key, field in (("by_domain", "domain"), ("by_image_type", "image_type")):
+            groups: dict[str, list[ItemResult]] = defaultdict(list)
+            for r in records:
+                if getattr(r, field):
+                    groups[getattr(r, field)].append(r)
+            out[key] = {g: {"coverage": coverage(rs), **summarizer(rs, n_boot=n_boot, seed=seed)}
+                        for g, rs in sorted(groups.items())}
+    return out
+
+
+def pooled_upstream(quiz: list[ItemResult], rinv: list[ItemResult]) -> dict[str, Any]:
+    """Upstream's ``Acc_comb``/``Perf_comb`` (switch ``quiz_pooling="upstream"``): quiz rows and R_inv rows pooled
+    micro, over scored items only (upstream's denominators). Labelled upstream-compat."""
+    by_id: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for r in quiz:
+        if r.state == SCORED:
+            by_id[r.id].append((int(r.details["n_correct"]), int(r.details["n_quizzes"])))
+    for r in rinv:
+        if r.state == SCORED:
+            by_id[r.id].append((int(r.score), 1))
+    correct = sum(c for rows in by_id.values() for c, _ in rows)
+    total = sum(n for rows in by_id.values() for _, n in rows)
+    perfect = sum(all(c == n for c, n in rows) for rows in by_id.values())
+    return {"pooled_acc": correct / total if total else None,
+            "pooled_perfect_rate": perfect / len(by_id) if by_id else None,
+            "n_rows": total, "n_items": len(by_id), "protocol": "upstream-compat",
+            "switches": ["quiz_pooling=upstream", "missing=exclude"]}

@@ -1,0 +1,363 @@
+"""Evaluate a generation run folder: resumable, cached, concurrent, with progress, cost and a dry run.
+
+``evaluate_run(run_dir, metrics=["judge", "quiz"], judge="openai:...")`` scores every item of the run's dataset
+(items the run lacks are *missing*), appends one line per item and metric to ``RUN_DIR/eval/<metric>.jsonl``,
+skips what is already scored under the same key (see :mod:`scigenbench.metrics.store`), and writes
+``RUN_DIR/eval/<metric>.parquet`` and ``RUN_DIR/eval/summary.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from scigenbench.metrics import aggregate
+from scigenbench.metrics._prompts import prompt_version
+from scigenbench.metrics.records import MISSING, NOT_APPLICABLE, SCORED, ItemResult, model_id
+from scigenbench.metrics.specs import is_proxy, resolve_backend
+from scigenbench.metrics.store import ResultStore, result_key, write_parquet
+
+METRICS = ("judge", "quiz", "quiz_blind", "rinv", "fidelity")
+#: CLI aliases
+ALIASES = {"blind": "quiz_blind", "r_inv": "rinv", "ve": "rinv"}
+#: metrics the OCR proxy can answer (it only reads multiple-choice quizzes)
+PROXY_METRICS = {"quiz", "quiz_blind", "fidelity"}
+
+
+@dataclass
+class RunImages:
+    """What the metrics need from a run folder: the image path of each done item and why others have none."""
+
+    root: Path
+    dataset: str | None
+    images: dict[str, Path]
+    failures: dict[str, str]
+
+    def image(self, item_id: str) -> Path | None:
+        return self.images.get(item_id)
+
+    def missing_reason(self, item_id: str) -> str:
+        return self.failures.get(item_id, "not generated (no record in the run)")
+
+
+def open_run(run_dir: str | Path) -> RunImages:
+    """Read a run folder through ``scigenbench.dataset.runs.RunFolder``: images of done items, and the reason
+    (generation status and error) for every attempted item without one."""
+    from scigenbench.dataset.runs import RunFolder
+
+    root = Path(run_dir)
+    if not (root / "run.json").exists():
+        raise FileNotFoundError(f"{root} is not a generation run folder (no run.json); create one with "
+                                "`scigenbench generate`")
+    run = RunFolder.open(root)
+    done = run.done_ids()
+    images = {str(i): run.image_path(i) for i in done}
+    failures = {}
+    for item_id, rec in run.records().items():
+        if item_id not in done:
+            status = rec.get("status") or "failed"
+            failures[str(item_id)] = f"generation {status}: {rec.get('error') or 'image absent'}"[:300]
+    return RunImages(root, run.info.get("dataset"), images, failures)
+
+
+def load_problems(dataset: str, data_dir: str | None = None) -> list[dict[str, Any]]:
+    """Problems of ``dataset`` (``mini``, ``scigen``, ``seephys``) as plain dicts."""
+    if dataset == "mini":
+        from scigenbench.dataset import load_mini_problems
+
+        return load_mini_problems()
+    from scigenbench.dataset import load_scigenbench
+
+    return [dict(row) for row in load_scigenbench(dataset, data_dir=data_dir)]
+
+
+@dataclass
+class EvalReport:
+    """What :func:`evaluate_run` did: per-metric summaries, calls made, cost, and where results are."""
+
+    run_dir: Path
+    metrics: list[str]
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, list[ItemResult]] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    evaluated: dict[str, int] = field(default_factory=dict)
+    reused: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    tokens: dict[str, int] = field(default_factory=dict)
+    planned_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    dry_run: bool = False
+    files: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_text(self) -> str:
+        lines = []
+        if self.dry_run:
+            for metric, plan in self.planned_calls.items():
+                lines.append(f"{metric}: {plan['items_to_evaluate']} items to evaluate, {plan['calls']} model calls"
+                             + (f" (+ up to {plan['grader_calls_max']} grader calls)" if plan["grader_calls_max"]
+                                else ""))
+            total = sum(p["calls"] for p in self.planned_calls.values())
+            total_max = total + sum(p["grader_calls_max"] for p in self.planned_calls.values())
+            lines.append(f"dry run: would make {total} model calls (at most {total_max}); cached answers cost none")
+            return "\n".join(lines)
+        for metric in self.metrics:
+            s = self.summaries[metric]
+            c = s["coverage"]
+            lines.append(f"{metric}: {c['n_scored']} scored, {c['n_unscored']} unscored, {c['n_missing']} missing, "
+                         f"{c['n_not_applicable']} n/a of {c['n_items']} | {_headline(metric, s)} | "
+                         f"calls {self.calls.get(metric, 0)} (evaluated {self.evaluated.get(metric, 0)}, "
+                         f"reused {self.reused.get(metric, 0)})" + (" [OCR PROXY]" if s.get("proxy") else ""))
+        lines.append(f"model calls: {sum(self.calls.values())}, tokens: {self.tokens}, cost: ${self.cost_usd:.4f}, "
+                     f"{self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def _fmt(value: float | None, scale: float = 1.0) -> str:
+    return "n/a" if value is None else f"{value * scale:.2f}"
+
+
+def _headline(metric: str, s: dict[str, Any]) -> str:
+    if metric == "judge":
+        return f"judge mean strict {_fmt(s['overall']['strict'])} lenient {_fmt(s['overall']['lenient'])} (0-2)"
+    if metric in ("quiz", "quiz_blind"):
+        m = s["quiz_acc_micro"]
+        return (f"micro acc strict {_fmt(m['strict'], 100)}% lenient {_fmt(m['lenient'], 100)}%, "
+                f"answer calls {s['answer_calls']}, grader calls {s['grader_calls']}")
+    if metric == "rinv":
+        return f"R_inv strict {_fmt(s['rinv_acc']['strict'], 100)}% lenient {_fmt(s['rinv_acc']['lenient'], 100)}%"
+    return f"PSNR {_fmt(s['psnr']['mean'])} SSIM {_fmt(s['ssim']['mean'])} (n={s['psnr']['n']})"
+
+
+def normalise_metrics(metrics: list[str] | str, *, blind: bool = False) -> list[str]:
+    names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    out = []
+    for name in names:
+        name = ALIASES.get(name.strip(), name.strip())
+        if name and name not in METRICS:
+            raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}")
+        if name and name not in out:
+            out.append(name)
+    if blind and "quiz_blind" not in out:
+        out.append("quiz_blind")
+    return out
+
+
+def _file_sha(path: Path | None) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else None
+
+
+def _n_scorable(problem: dict[str, Any]) -> int:
+    from scigenbench.metrics.quiz import _is_scorable
+
+    return sum(_is_scorable(q)[0] for q in problem.get("quizzes") or [])
+
+
+def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any, *, grader: str | Any = None,
+                 dataset: str | None = None, problems: list[dict[str, Any]] | None = None,
+                 data_dir: str | None = None, concurrency: int = 4, dry_run: bool = False, blind: bool = False,
+                 progress: bool = True, backend_options: dict[str, Any] | None = None,
+                 fidelity_mode: str = "default", judge_parse: str = "strict", n_boot: int = 1000,
+                 fidelity_extras: Callable[..., dict[str, Any]] | None = None) -> EvalReport:
+    """Score a run folder with the chosen metrics.
+
+    Args:
+        run_dir: a generation run folder.
+        metrics: names or a comma-separated string from :data:`METRICS` (``blind`` = ``quiz_blind``).
+        judge: backend spec (or backend) of the judge / answering model; ``ocr`` for the OCR proxy.
+        grader: backend spec of the grader (letter matching for quizzes, verdicts for R_inv). Quiz letters
+            fall back to rule-only reading without one; R_inv defaults to the judge.
+        dataset: ``mini``/``scigen``/``seephys``; default: the run's ``run.json``.
+        problems: the problems themselves (overrides ``dataset``).
+        concurrency: items evaluated in parallel (threads; backends add their own rate limits).
+        dry_run: count the calls that would be made; make none.
+        blind: also run ``quiz_blind``.
+        backend_options: passed to ``get_backend`` (``cache``, ``max_retries``, ``timeout``, ``rpm``, ...).
+        fidelity_mode: ``default`` or ``upstream`` (labelled upstream-compat).
+        judge_parse: ``strict`` or ``fence_only`` (upstream-compat).
+        n_boot: bootstrap resamples for the confidence intervals.
+    """
+    started = time.perf_counter()
+    run = open_run(run_dir)
+    metrics = normalise_metrics(metrics, blind=blind)
+    if problems is None:
+        dataset = dataset or run.dataset
+        if not dataset:
+            raise ValueError(f"{run.root}/run.json names no dataset; pass --dataset mini|scigen|seephys")
+        problems = load_problems(dataset, data_dir)
+    if is_proxy(judge):
+        unsupported = [m for m in metrics if m not in PROXY_METRICS]
+        if unsupported:
+            raise ValueError(f"the ocr proxy answers multiple-choice quizzes only; metrics {unsupported} need a real "
+                             "judge model (--judge openai:<model>@<url>, ...)")
+    options = dict(backend_options or {})
+    needs_models = any(m != "fidelity" for m in metrics)
+    judge_backend = _build(judge, options, dry_run) if needs_models else None
+    grader_backend = _build(grader, options, dry_run) if grader is not None else None
+    judge_id = model_id(judge_backend) if judge_backend is not None else judge
+    grader_id = model_id(grader_backend) if grader_backend is not None else grader
+    report = EvalReport(Path(run_dir), metrics, dry_run=dry_run)
+    eval_dir = run.root / "eval"
+    file_shas = {p["id"]: _file_sha(run.image(str(p["id"]))) for p in problems}
+    for metric in metrics:
+        _evaluate_metric(metric, problems, run, file_shas, eval_dir, report, judge_backend, grader_backend,
+                         judge_id, grader_id, concurrency=concurrency, dry_run=dry_run, progress=progress,
+                         fidelity_mode=fidelity_mode, judge_parse=judge_parse)
+    if not dry_run:
+        for metric in metrics:
+            report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
+        if fidelity_extras is not None and "fidelity" in metrics:
+            report.summaries["fidelity"].update(fidelity_extras(problems, run))
+        for backend in {id(b): b for b in (judge_backend, grader_backend) if b is not None}.values():
+            stats = backend.stats() if hasattr(backend, "stats") else {}
+            report.cost_usd += float(stats.get("cost_usd", 0.0) or 0.0)
+        _write_outputs(report, eval_dir, problems)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _build(spec: Any, options: dict[str, Any], dry_run: bool) -> Any:
+    """Build a backend; a dry run tolerates failures (e.g. no API key yet) and then keys results by the spec."""
+    try:
+        return resolve_backend(spec, **options)
+    except Exception:
+        if dry_run:
+            return None
+        raise
+
+
+def _key_for(metric: str, item_id: str, judge_id: str | None, grader_id: str | None, file_sha: str | None) -> str:
+    if metric == "fidelity":
+        return result_key(item_id, metric, None, None, None, file_sha)
+    version = prompt_version(metric if metric != "rinv" else "rinv")
+    return result_key(item_id, metric, judge_id, grader_id if metric in ("quiz", "quiz_blind", "rinv") else None,
+                      version, None if metric == "quiz_blind" else file_sha)
+
+
+def _is_final(row: dict[str, Any]) -> bool:
+    """Rows that a re-run keeps: scored, not applicable, and missing (the key says the image is still absent)."""
+    return row.get("state") in (SCORED, NOT_APPLICABLE, MISSING)
+
+
+def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages, file_shas: dict[str, str | None],
+                     eval_dir: Path, report: EvalReport, judge_backend: Any, grader_backend: Any,
+                     judge_id: str | None, grader_id: str | None, *, concurrency: int, dry_run: bool,
+                     progress: bool, fidelity_mode: str, judge_parse: str) -> None:
+    store = ResultStore(eval_dir, metric)
+    existing = store.load()
+    current: dict[str, ItemResult] = {}
+    todo = []
+    for p in problems:
+        item_id = str(p["id"])
+        key = _key_for(metric, item_id, judge_id, grader_id, file_shas[p["id"]])
+        row = existing.get(key)
+        if row is not None and _is_final(row):
+            current[item_id] = ItemResult.from_dict(row)
+        else:
+            todo.append((p, key))
+    report.reused[metric] = len(current)
+    if dry_run:
+        report.planned_calls[metric] = _plan(metric, [p for p, _ in todo], run, grader_id)
+        return
+    lock = threading.Lock()
+
+    def work(problem: dict[str, Any], key: str) -> ItemResult:
+        record = score_item(metric, problem, run, judge_backend, grader_backend, fidelity_mode=fidelity_mode,
+                            judge_parse=judge_parse)
+        store.append(key, record)
+        with lock:
+            current[str(problem["id"])] = record
+        return record
+
+    bar = _progress_bar(len(todo), metric, progress)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = [pool.submit(work, p, k) for p, k in todo]
+        for future in as_completed(futures):
+            record = future.result()
+            report.calls[metric] = report.calls.get(metric, 0) + record.calls
+            for k in ("prompt_tokens", "completion_tokens"):
+                report.tokens[k] = report.tokens.get(k, 0) + int(record.usage.get(k, 0) or 0)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    report.calls.setdefault(metric, 0)
+    report.evaluated[metric] = len(todo)
+    report.records[metric] = [current[str(p["id"])] for p in problems]
+
+
+def _progress_bar(total: int, metric: str, enabled: bool):
+    if not enabled or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"evaluate {metric}", unit="item")
+
+
+def score_item(metric: str, problem: dict[str, Any], run: RunImages, judge_backend: Any, grader_backend: Any, *,
+               fidelity_mode: str = "default", judge_parse: str = "strict") -> ItemResult:
+    """Score one item of a run with one metric (the image is read from the run folder)."""
+    from scigenbench.metrics import fidelity, judge, quiz, rinv
+
+    item_id = str(problem["id"])
+    path = run.image(item_id)
+    image = path.read_bytes() if path is not None else None
+    missing = run.missing_reason(item_id)
+    if metric == "judge":
+        return judge.judge_item(problem, image, judge_backend, missing_reason=missing, judge_parse=judge_parse)
+    if metric in ("quiz", "quiz_blind"):
+        return quiz.quiz_item(problem, image, judge_backend, grader=grader_backend, blind=metric == "quiz_blind",
+                              missing_reason=missing)
+    if metric == "rinv":
+        return rinv.rinv_item(problem, image, judge_backend, grader=grader_backend, missing_reason=missing)
+    return fidelity.fidelity_item(problem, image, problem.get("image"), mode=fidelity_mode, missing_reason=missing)
+
+
+def _plan(metric: str, todo: list[dict[str, Any]], run: RunImages, grader_id: str | None) -> dict[str, int]:
+    """Calls a metric would make for the items still to evaluate (upper bound for graders)."""
+    calls = grader_max = 0
+    for p in todo:
+        has_image = run.image(str(p["id"])) is not None
+        if metric == "judge" and has_image:
+            calls += 1
+        elif metric == "quiz" and has_image:
+            n = _n_scorable(p)
+            calls += n
+            grader_max += n if grader_id else 0
+        elif metric == "quiz_blind":
+            n = _n_scorable(p)
+            calls += n
+            grader_max += n if grader_id else 0
+        elif metric == "rinv" and has_image:
+            from scigenbench.metrics.rinv import rinv_question
+
+            if rinv_question(p):
+                calls += 1
+                grader_max += 1
+    return {"items_to_evaluate": len(todo), "calls": calls, "grader_calls_max": grader_max}
+
+
+def _write_outputs(report: EvalReport, eval_dir: Path, problems: list[dict[str, Any]]) -> None:
+    from scigenbench.metrics.quiz import guessing_baseline
+
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    for metric in report.metrics:
+        report.files.append(write_parquet(eval_dir / f"{metric}.parquet", report.records[metric]))
+        if metric in ("quiz", "quiz_blind"):
+            report.summaries[metric]["guessing_baseline"] = guessing_baseline(problems)
+    if "quiz" in report.metrics and "rinv" in report.metrics:
+        report.summaries["pooled_upstream"] = aggregate.pooled_upstream(report.records["quiz"],
+                                                                        report.records["rinv"])
+    summary_path = eval_dir / "summary.json"
+    previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    previous.setdefault("metrics", {}).update(report.summaries)
+    previous.update(run_dir=str(report.run_dir), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    tmp = summary_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(previous, indent=1, default=str))
+    tmp.replace(summary_path)
+    report.files.append(summary_path)
