@@ -198,15 +198,15 @@ def open_run(run_dir: str | Path, generator: Generator, *, dataset: str, force: 
     run = RunFolder.open(path)
     info = run.info
     want_hash = generator.config_hash()
-    problems = []
+    mismatches = []
     if info.get("config_hash") != want_hash:
-        problems.append(f"it was made by generator {info.get('generator')!r} with config_hash "
-                        f"{info.get('config_hash')!r}, this generator ({generator.name}) has {want_hash!r}")
+        mismatches.append(f"it was made by generator {info.get('generator')!r} with config_hash "
+                          f"{info.get('config_hash')!r}, this generator ({generator.name}) has {want_hash!r}")
     if info.get("dataset") not in (None, dataset):
-        problems.append(f"it holds dataset {info.get('dataset')!r}, this run is for {dataset!r}")
-    if problems and not force:
+        mismatches.append(f"it holds dataset {info.get('dataset')!r}, this run is for {dataset!r}")
+    if mismatches and not force:
         raise RunConfigMismatchError(
-            f"Refusing to mix runs in {path}: {'; '.join(problems)}. Write to a new --out folder, or pass "
+            f"Refusing to mix runs in {path}: {'; '.join(mismatches)}. Write to a new --out folder, or pass "
             f"--force (force=True) to add items to this folder anyway (each record keeps its own config_hash; "
             f"items already done are not regenerated).")
     return run
@@ -296,11 +296,11 @@ class _Loop:
 
     def _fill(self, pool, pending, queue, workers: int, batch_size: int) -> None:
         while not self.summary.stopped and len(pending) < workers:
-            if self._budget_would_pass(in_flight=(len(pending) + 1) * batch_size):
-                self._stop("budget", f"budget ${self.budget_usd:.4f} reached (spent ${self.summary.cost_usd:.4f})")
-                return
             unit = next(queue, None)
             if unit is None:
+                return
+            if self._budget_would_pass(in_flight=len(pending) * batch_size + len(unit)):
+                self._stop("budget", f"budget ${self.budget_usd:.4f} reached (spent ${self.summary.cost_usd:.4f})")
                 return
             pending[pool.submit(_generate_unit, self.generator, unit, batch_size > 1)] = unit
 
@@ -485,17 +485,36 @@ def estimate_requests(generator: Generator | None, problems: Sequence[dict[str, 
 
 
 def _estimate_imgcoder(generator: Generator | None, problems: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """First-try calls and prompt tokens from ImgCoder's own prompt builders (~4 characters per token); the
+    answers fed back into later stages and the completions are typical sizes, not measurements."""
     config = generator.config() if generator is not None else {}
-    single = bool(config.get("single_call") or config.get("stages") in ("single", 1, "one"))
+    single = config.get("stages") == "single"
+    repairs = int(config.get("max_repair_rounds", 2) or 0)
     stage_calls = 1 if single else 3
-    repairs = int(config.get("max_repair_rounds", config.get("repair_rounds", 2)) or 0)
-    problem_chars = sum(len(p.get("question") or "") + sum(len(str(e)) for e in p.get("elements") or [])
-                        for p in problems)
-    template_tokens = 1500  # system prompt, rules and one few-shot example, per call (measured order of magnitude)
     n = len(problems)
-    first_try_calls = n * stage_calls
-    prompt_tokens = first_try_calls * template_tokens + stage_calls * problem_chars // 4
-    return {"items": n, "model_calls_first_try": first_try_calls,
-            "model_calls_max_with_repair": first_try_calls + n * repairs,
-            "prompt_tokens_first_try": f"~{prompt_tokens}",
-            "completion_tokens_first_try": f"~{first_try_calls * 600}"}
+    try:
+        prompt_chars = sum(_imgcoder_prompt_chars(p, config, single) for p in problems)
+    except Exception:  # the prompt builders changed: fall back to a size-only guess
+        prompt_chars = sum(2500 * stage_calls + stage_calls * len(p.get("question") or "") for p in problems)
+    fed_back_tokens = 0 if single else 700  # understanding into plan, plan into code
+    completion_per_item = 1200 if single else 1400
+    return {"items": n, "model_calls_first_try": n * stage_calls,
+            "model_calls_max_with_repair": n * (stage_calls + repairs),
+            "prompt_tokens_first_try": f"~{prompt_chars // 4 + n * fed_back_tokens}",
+            "completion_tokens_first_try": f"~{n * completion_per_item}"}
+
+
+def _imgcoder_prompt_chars(problem: dict[str, Any], config: dict[str, Any], single: bool) -> int:
+    from scigenbench.generators.imgcoder import prompting, select_examples
+    from scigenbench.generators.imgcoder.parsing import fallback_plan
+
+    preference = config.get("language", "auto")
+    examples = select_examples(problem, int(config.get("few_shot", 0) or 0), language=None)
+    if single:
+        batches = [prompting.single_messages(problem, preference, examples)]
+    else:
+        plan = fallback_plan(preference)
+        batches = [prompting.understand_messages(problem),
+                   prompting.plan_messages(problem, "", preference, examples),
+                   prompting.code_messages(problem, plan, plan["language"], examples)]
+    return sum(len(m["content"]) for messages in batches for m in messages if isinstance(m.get("content"), str))

@@ -19,6 +19,7 @@ second time (a known defect: the model sees near-black images). Such results are
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -83,12 +84,13 @@ def psnr_ssim(generated: Any, reference: Any, mode: str = "default") -> dict[str
     """PSNR (dB, ``data_range=255``) and SSIM between a generated image and its reference."""
     metrics = require("skimage.metrics", purpose="PSNR/SSIM")
     gen, ref = aligned_pair(generated, reference, mode)
-    psnr = float(metrics.peak_signal_noise_ratio(ref, gen, data_range=255))
+    # identical images: PSNR is infinite; report the conventional cap of 100 dB
+    psnr = 100.0 if np.array_equal(ref, gen) else float(metrics.peak_signal_noise_ratio(ref, gen, data_range=255))
     win = 3 if mode == "upstream" else None
     if win is None and min(ref.shape[:2]) < 7:
         raise ValueError(f"SSIM needs images of at least 7x7 pixels, got {ref.shape[1]}x{ref.shape[0]}")
     ssim = float(metrics.structural_similarity(ref, gen, data_range=255, channel_axis=2, win_size=win))
-    return {"psnr": psnr if np.isfinite(psnr) else 100.0, "ssim": ssim, "size": [ref.shape[1], ref.shape[0]],
+    return {"psnr": psnr, "ssim": ssim, "size": [ref.shape[1], ref.shape[0]],
             "ssim_win_size": win or 7, "mode": mode}
 
 
@@ -170,10 +172,12 @@ def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
         raise ValueError(f"FID needs at least 2 images per side, got {len(real)} real and {len(fake)} generated")
     mu_r, mu_f = real.mean(0), fake.mean(0)
     cov_r, cov_f = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
-    covmean = linalg.sqrtm(cov_r @ cov_f)
-    if not np.isfinite(covmean).all():  # singular product: regularise, as pytorch-fid does
-        eps = np.eye(cov_r.shape[0]) * 1e-6
-        covmean = linalg.sqrtm((cov_r + eps) @ (cov_f + eps))
+    with warnings.catch_warnings():  # singular covariances (small N) are expected and handled below
+        warnings.simplefilter("ignore")
+        covmean = linalg.sqrtm(cov_r @ cov_f)
+        if not np.isfinite(covmean).all():  # singular product: regularise, as pytorch-fid does
+            eps = np.eye(cov_r.shape[0]) * 1e-6
+            covmean = linalg.sqrtm((cov_r + eps) @ (cov_f + eps))
     covmean = covmean.real
     return float(((mu_r - mu_f) ** 2).sum() + np.trace(cov_r) + np.trace(cov_f) - 2 * np.trace(covmean))
 

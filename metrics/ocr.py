@@ -4,8 +4,8 @@ It is a chat backend (same ``chat``/``achat`` interface as a real VLM), so the q
 ``--judge ocr``. It needs no model and no network: the offline demo, the tests and a free pre-filter use it.
 Numbers it produces are a **proxy** (model id ``ocr-proxy:tesseract``) and are never reported as judge numbers.
 
-How it answers: OCR the image (cached per image hash), split every offered option into tokens, and pick the
-option whose tokens are best covered by the OCR text (ties broken by the number of matched characters). It
+How it answers: OCR the image (cached per image hash) and pick the option whose text is found in the OCR text
+(exact substring after folding case, whitespace and look-alike characters, else the best fuzzy window match). It
 replies ``"Answer: X"``; when nothing matches, or the best options tie, it replies without a letter, which the
 quiz metric scores as 0 (the answerer's own failure). Prompts that are not multiple choice (the judge rubric,
 R_inv) raise a :class:`PermanentError`: the proxy only answers quizzes.
@@ -28,9 +28,33 @@ PROXY_MODEL = "tesseract"
 _OPTION_LINE = re.compile(r"^\s*([A-E])\s*[:.)]\s*(.+?)\s*$")
 
 
-def _tokens(text: str) -> list[str]:
-    text = text.lower().replace("−", "-").replace("–", "-")
-    return re.findall(r"[a-z]+|\d+(?:[.,]\d+)?|[°%θαβγλμωπΩ∠△]", text)
+_FOLD = str.maketrans({"²": "2", "³": "3", "¹": "1", "⁰": "0", "₀": "0", "₁": "1", "₂": "2", "₃": "3", "₄": "4",
+                       "µ": "u", "μ": "u", "−": "-", "–": "-", "—": "-", "×": "x", "·": ".", "’": "'", "°": "o"})
+#: minimum similarity for an option to count as read in the image
+MATCH_THRESHOLD = 0.8
+
+
+def compact(text: str) -> str:
+    """Lower-case, fold look-alike characters (superscripts, µ, dashes), drop whitespace."""
+    return re.sub(r"\s+", "", text.lower().translate(_FOLD))
+
+
+def match_score(option: str, ocr_compact: str) -> float:
+    """How well ``option`` appears in the OCR text: 1.0 for an exact substring, else the best similarity of any
+    window of the same length (difflib ratio)."""
+    target = compact(option)
+    if not target or not ocr_compact:
+        return 0.0
+    if target in ocr_compact:
+        return 1.0
+    n = len(target)
+    best = 0.0
+    for size in {max(1, n - 1), n, n + 1}:
+        for start in range(0, max(1, len(ocr_compact) - size + 1)):
+            matcher = difflib.SequenceMatcher(None, target, ocr_compact[start:start + size], autojunk=False)
+            if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
+                best = max(best, matcher.ratio())
+    return best
 
 
 def parse_options(prompt: str) -> dict[str, str]:
@@ -46,27 +70,15 @@ def parse_options(prompt: str) -> dict[str, str]:
     return options
 
 
-def _token_found(token: str, ocr_tokens: set[str], ocr_text: str) -> bool:
-    if token in ocr_tokens:
-        return True
-    if len(token) >= 4 and not token[0].isdigit():  # tolerate OCR slips in words, never in numbers
-        return bool(difflib.get_close_matches(token, ocr_tokens, n=1, cutoff=0.8))
-    return False
-
-
 def choose_option(options: dict[str, str], ocr_text: str) -> tuple[str | None, dict[str, float]]:
-    """The option best supported by ``ocr_text``, or ``None`` when nothing matches or the best ones tie."""
-    ocr_tokens = set(_tokens(ocr_text))
-    scores: dict[str, tuple[float, int]] = {}
-    for letter, text in options.items():
-        toks = _tokens(text)
-        found = [t for t in toks if _token_found(t, ocr_tokens, ocr_text)]
-        scores[letter] = ((len(found) / len(toks)) if toks else 0.0, sum(len(t) for t in found))
-    best = max(scores.values(), default=(0.0, 0))
-    if best[0] == 0:
-        return None, {k: v[0] for k, v in scores.items()}
+    """The option best found in ``ocr_text``; ``None`` when none reaches :data:`MATCH_THRESHOLD` or the best tie."""
+    text = compact(ocr_text)
+    scores = {letter: round(match_score(value, text), 4) for letter, value in options.items()}
+    best = max(scores.values(), default=0.0)
     winners = [k for k, v in scores.items() if v == best]
-    return (winners[0] if len(winners) == 1 else None), {k: v[0] for k, v in scores.items()}
+    if best < MATCH_THRESHOLD or len(winners) != 1:
+        return None, scores
+    return winners[0], scores
 
 
 def ocr_image(data: bytes) -> str:

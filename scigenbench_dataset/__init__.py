@@ -22,6 +22,7 @@ _LAZY = {
     "SciGenBenchConfig": "builder",
     "load_scigenbench": "builder",
     "dataset_summary": "builder",
+    "validate_upstream": "builder",
     "RunFolder": "runs",
     "export_dataset": "export",
 }

@@ -26,12 +26,12 @@ from .sources import (
     UPSTREAM_COMMIT,
     UPSTREAM_REPO,
     UPSTREAM_SHA256,
-    base_url,
+    base_url as _base_url,
     resolve_data_dir,
     sha256_file,
     source_fingerprint,
 )
-from .validation import ValidationReport, normalise_rows, read_json_rows, seephys_image_stems
+from .validation import ValidationReport, normalise_rows, read_json_rows, seephys_image_stems, validate_data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class SciGenBench(datasets.GeneratorBasedBuilder):
     def _download(self, dl_manager, name: str) -> dict[str, Any]:
         # the URLs pin a commit, so cached files never go stale: skip the ETag request (works offline too)
         dl_manager.download_config.use_etag = False
-        url = base_url(self.config.base_url)
+        url = _base_url(self.config.base_url)
         json_path = dl_manager.download(f"{url}/{name}.json")
         _check_sha256(json_path, f"{name}.json", url)
         kwargs: dict[str, Any] = {"split": name, "json_path": json_path}
@@ -250,3 +250,33 @@ def dataset_summary(rows) -> dict[str, Any]:
         quizzes += len(row["quizzes"])
     return {"rows": sum(domains.values()), "quizzes": quizzes, "domains": dict(domains), "image_types": dict(types)}
 
+
+
+def validate_upstream(
+    splits=("scigen", "seephys"),
+    *,
+    data_dir: str | os.PathLike | None = None,
+    base_url: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> ValidationReport:
+    """Validate the upstream files: a local copy (``data_dir`` / ``$SCIGENBENCH_DATA_DIR``) or the download.
+
+    Downloaded files come through the ``datasets`` download cache. Without a local copy the image checks
+    (MISSING_IMAGE, D15) are skipped: they need the full ``seephys_images/`` listing.
+    """
+    local = resolve_data_dir(data_dir)
+    if local is not None:
+        return validate_data_dir(local, splits)
+    url = _base_url(base_url)
+    manager = datasets.DownloadManager(
+        download_config=datasets.DownloadConfig(cache_dir=str(cache_dir) if cache_dir else None, use_etag=False)
+    )
+    report = ValidationReport()
+    for split in splits:
+        path = manager.download(f"{url}/{split}.json")
+        _check_sha256(path, f"{split}.json", url)
+        raw_rows, read_issues = read_json_rows(path, split)
+        _, split_report = normalise_rows(raw_rows, split)
+        split_report.issues[:0] = read_issues
+        report.extend(split_report)
+    return report

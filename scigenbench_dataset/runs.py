@@ -255,7 +255,7 @@ class RunFolder:
         Args:
             record: ``id`` (required), ``status`` (required; ``"ok"`` needs ``image_png``), and any of
                 ``generator, config_hash, error, plan, code, language, timings, usage, extra``. ``generator``
-                and ``config_hash`` default to the run's.
+                and ``config_hash`` default to the run's; other keys are kept under ``extra``.
             image_png: the PNG bytes (only with status ``"ok"``).
 
         Returns:
@@ -294,6 +294,10 @@ class RunFolder:
             raise ValueError(f"record for {item_id!r} has status {status!r} but an image; only 'ok' rows keep images")
         if image_png is not None and not bytes(image_png[:8]) == _PNG_MAGIC:
             raise ValueError(f"image for {item_id!r} is not PNG bytes (starts with {bytes(image_png[:8])!r})")
+        reserved = {"file_name", "attempt", "time"} & set(record)
+        if reserved:
+            raise ValueError(f"record for {item_id!r} sets {sorted(reserved)}; the run folder computes those")
+        record = _fold_unknown_keys(record)
         row = {
             "id": item_id,
             "generator": record.get("generator") or self.info.get("generator"),
@@ -382,7 +386,8 @@ class RunFolder:
         import datasets
 
         if not self.done_ids():
-            return datasets.Dataset.from_list([], features=run_features())
+            features = run_features()
+            return datasets.Dataset.from_dict({name: [] for name in features}, features=features)
         kwargs.setdefault("split", "train")
         return datasets.load_dataset("imagefolder", data_dir=str(self.path), **kwargs)
 
@@ -396,6 +401,17 @@ def run_features():
         {"image": datasets.Image(), **{name: string for name in PLAIN_FIELDS + JSON_FIELDS},
          "attempt": datasets.Value("int64"), "time": datasets.Value("timestamp[s]")}
     )
+
+
+def _fold_unknown_keys(record: dict[str, Any]) -> dict[str, Any]:
+    """Keep keys outside the row format under ``extra`` instead of dropping them."""
+    unknown = {k: v for k, v in record.items() if k not in PLAIN_FIELDS + JSON_FIELDS}
+    if not unknown:
+        return record
+    extra = record.get("extra")
+    extra = dict(extra) if isinstance(extra, dict) else ({} if extra is None else {"extra": extra})
+    extra.update(unknown)
+    return {**{k: v for k, v in record.items() if k not in unknown}, "extra": extra}
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:

@@ -168,6 +168,8 @@ class ValidationReport:
                 f"| {self.n_unscorable.get(split, 0)} | {n_issues} |"
             )
         codes = sorted(self.counts(), key=lambda c: _code_order((c, 0)))
+        if not codes:
+            return "\n".join(lines + ["", "No issues found."]) + "\n"
         lines += ["", "| code | name | " + " | ".join(splits) + " |", "|---|---|" + "---|" * len(splits)]
         for code in codes:
             per_split = " | ".join(str(self.counts(s).get(code, 0)) for s in splits)

@@ -60,7 +60,8 @@ def add_arguments_validate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", choices=_CONFIGS + ("all",), default="all",
                         help="which config; 'all' = scigen + seephys (default)")
     parser.add_argument("--data-dir", default=None,
-                        help="local copy of the upstream data/ folder (default: $SCIGENBENCH_DATA_DIR)")
+                        help="local copy of the upstream data/ folder (default: $SCIGENBENCH_DATA_DIR, else the "
+                             "pinned upstream JSON files are downloaded; image checks then skipped)")
     parser.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format")
     parser.add_argument("--max-per-code", type=int, default=None,
                         help="markdown: list at most N issues per code and split (default: all)")
@@ -68,22 +69,19 @@ def add_arguments_validate(parser: argparse.ArgumentParser) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from scigenbench.dataset import validate_data_dir, validate_mini
-    from scigenbench.dataset.sources import resolve_data_dir
+    from scigenbench.dataset import validate_mini
 
     if args.config == "mini":
         _, report = validate_mini()
     else:
-        data_dir = resolve_data_dir(args.data_dir)
-        if data_dir is None:
-            print("scigenbench validate: no data. Pass --data-dir (the upstream data/ folder with scigen.json, "
-                  "seephys.json, seephys_images/) or set SCIGENBENCH_DATA_DIR.", file=sys.stderr)
-            return 2
+        from scigenbench.dataset.builder import validate_upstream
+
         splits = ("scigen", "seephys") if args.config == "all" else (args.config,)
         try:
-            report = validate_data_dir(data_dir, splits)
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"scigenbench validate: {exc}", file=sys.stderr)
+            report = validate_upstream(splits, data_dir=args.data_dir)
+        except (OSError, ValueError) as exc:  # ConnectionError is an OSError
+            print(f"scigenbench validate: {type(exc).__name__}: {exc}\nPass --data-dir (the upstream data/ folder "
+                  "with scigen.json, seephys.json, seephys_images/) or set SCIGENBENCH_DATA_DIR.", file=sys.stderr)
             return 2
     if args.format == "json":
         print(report.to_json())

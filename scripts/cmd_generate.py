@@ -21,6 +21,13 @@ HELP = "generate one image per problem (ImgCoder, text-card, image APIs, Diffuse
 DATASETS = ("mini", "scigen", "seephys")
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad arguments or setup (exit 2 with the message, no traceback)."""
+    from scigenbench.generators.backends.base import BackendError  # missing key, unpriced budget, ...
+
+    return (ValueError, KeyError, TypeError, OSError, ImportError, BackendError)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             return dry_run(args, problems, options)
         generator = build_generator(args.generator, backbone=args.backbone, budget_usd=args.budget, **options)
-    except (ValueError, KeyError, FileNotFoundError, ImportError) as exc:
+    except user_errors() as exc:
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2
     return generate(generator, problems, args)
@@ -156,7 +163,10 @@ def build_generator(spec: str, *, backbone: str | None = None, budget_usd: float
         options["backbone"] = backbone
     elif backbone:
         raise ValueError(f"--backbone is only used by --generator imgcoder; {spec!r} does not take it")
-    if budget_usd is not None and kind == "openai-image":
+    # the backend's own budget is a hard stop before any call that could pass it (the runner's is per item);
+    # it needs a price: -o prices=prices.json, -o price_per_image=0.04 or $SCIGENBENCH_PRICES
+    paid_backbone = kind == "imgcoder" and backbone.partition(":")[0] not in ("replay", "fake")
+    if budget_usd is not None and (kind == "openai-image" or paid_backbone):
         options.setdefault("budget_usd", budget_usd)
     return get_generator(spec, **options)
 

@@ -63,7 +63,7 @@ def detect_split(raw_rows: list[Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scigenbench.scripts.cmd_generate import build_generator, generate, parse_options
+    from scigenbench.scripts.cmd_generate import user_errors, build_generator, generate, parse_options
 
     args = build_parser().parse_args(argv)
     try:
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             problems = problems[: max(0, args.limit)]
         generator = build_generator("imgcoder", backbone=args.backbone, budget_usd=args.budget,
                                     **parse_options(args.option))
-    except (ValueError, KeyError, TypeError, FileNotFoundError, ImportError) as exc:
+    except user_errors() as exc:
         print(f"run_imgcoder: error: {exc}", file=sys.stderr)
         return 2
     errors = [i for i in report.issues if getattr(i, "severity", "") == "error"]

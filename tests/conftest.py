@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# `datasets` and `huggingface_hub` read their cache locations when first imported, so isolate them here,
+# before any test module imports them: tests never read or write the user's caches.
+_TEST_CACHE = Path(tempfile.mkdtemp(prefix="scigenbench-tests-"))
+os.environ["HF_HOME"] = str(_TEST_CACHE / "hf")
+os.environ["HF_DATASETS_CACHE"] = str(_TEST_CACHE / "hf" / "datasets")
+os.environ["SCIGENBENCH_CACHE_DIR"] = str(_TEST_CACHE / "scigenbench")
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +33,5 @@ def have(tool: str) -> bool:
     return shutil.which(tool) is not None
 
 
-@pytest.fixture(autouse=True)
-def _isolated_caches(tmp_path_factory, monkeypatch):
-    """Keep every test's model-response cache and HF caches out of the user's home."""
-    cache = tmp_path_factory.getbasetemp() / "cache"
-    monkeypatch.setenv("SCIGENBENCH_CACHE_DIR", str(cache / "scigenbench"))
-    monkeypatch.setenv("HF_HOME", str(cache / "hf"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_TEST_CACHE, ignore_errors=True)

@@ -64,7 +64,6 @@ def run(server: OpenAICompatServer, **config) -> tuple:
         coder.close()
 
 
-@pytest.mark.slow
 def test_a_bug_in_round_one_is_repaired_in_round_two():
     with OpenAICompatServer(handler=stage_handler([BUGGY, FIXED])) as server:
         out = run(server)
@@ -76,13 +75,14 @@ def test_a_bug_in_round_one_is_repaired_in_round_two():
     assert extra["render_ok_first_try"] is False and extra["render_ok_after_repair"] is True
     first, second = extra["rounds"]
     assert first["render"]["status"] == "error" and "NameError" in first["render"]["error"]
+    assert first["render"]["error_line"] == 8
     assert first["code"].rstrip().endswith("ax.set_aspect(equal_axes)")
     assert second["render"]["status"] == "ok" and second["checks"]["passed"]
     assert out.code == second["code"]
     # the repair request carried the failing program and its error back to the model
     repair = requests[-1]["messages"]
     assert repair[-2]["role"] == "assistant" and "equal_axes" in repair[-2]["content"]
-    assert "NameError" in repair[-1]["content"]
+    assert "NameError" in repair[-1]["content"] and ">   8 | ax.set_aspect(equal_axes)" in repair[-1]["content"]
     assert [s["stage"] for s in extra["stages"]] == ["understand", "plan", "code", "repair"]
     assert all(s["prompt_version"] and s["raw"] for s in extra["stages"])
     assert out.plan["labels"] == ["30°", "m = 2 kg"]
@@ -90,7 +90,6 @@ def test_a_bug_in_round_one_is_repaired_in_round_two():
     assert {"understand", "plan", "code", "repair", "render", "verify", "total"} <= set(out.timings)
 
 
-@pytest.mark.slow
 def test_a_figure_that_draws_the_final_answer_is_caught():
     with OpenAICompatServer(handler=stage_handler([LEAKING, LEAKING])) as server:
         out = run(server, max_repair_rounds=1)

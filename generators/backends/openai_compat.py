@@ -88,7 +88,7 @@ class OpenAIBackend(ChatBackend):
     async def _achat(self, messages: list[dict[str, Any]], *, timeout: float | None = None,
                      **params: Any) -> ChatResult:
         start = time.monotonic()
-        client = self._async_client()
+        client = await self._async_client()
         try:
             raw = await client.chat.completions.with_raw_response.create(**self._request(messages, timeout, params))
             status, body = raw.http_response.status_code, raw.http_response.text
@@ -106,17 +106,20 @@ class OpenAIBackend(ChatBackend):
         return f"OpenAIBackend(model={self.model!r}, endpoint={_public_url(self.base_url)!r})"
 
     # -- helpers --------------------------------------------------------------------------------------------
-    def _async_client(self) -> Any:
+    async def _async_client(self) -> Any:
         import asyncio
 
         loop = asyncio.get_running_loop()
         with self._lock:
             entry = self._async_clients.get(id(loop))
-            if entry is None or entry[0] is not loop:
-                entry = (loop, self._openai.AsyncOpenAI(**self._client_kwargs))
-                self._async_clients = {k: v for k, v in self._async_clients.items() if not v[0].is_closed()}
-                self._async_clients[id(loop)] = entry
-            return entry[1]
+            if entry is not None and entry[0] is loop:
+                return entry[1]
+            client = self._openai.AsyncOpenAI(**self._client_kwargs)
+            closer = _close_when_loop_ends(client)
+            self._async_clients = {k: v for k, v in self._async_clients.items() if not v[0].is_closed()}
+            self._async_clients[id(loop)] = (loop, client, closer)
+        await closer.__anext__()  # registered with the loop: asyncio.run closes the client before the loop
+        return client
 
     def _request(self, messages: list[dict[str, Any]], timeout: float | None, params: dict[str, Any]) -> dict:
         kwargs: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(messages)}
@@ -169,6 +172,15 @@ class OpenAIBackend(ChatBackend):
     def _redact(self, text: str) -> str:
         key = self._client_kwargs.get("api_key")
         return text.replace(key, "***") if isinstance(key, str) and len(key) >= 4 else text
+
+
+async def _close_when_loop_ends(client: Any):
+    """An async generator whose cleanup closes ``client``: ``loop.shutdown_asyncgens()`` (run by
+    ``asyncio.run`` before closing the loop) finalises it, so pooled connections never outlive their loop."""
+    try:
+        yield
+    finally:
+        await client.close()
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -365,7 +365,8 @@ class ImgCoder(Generator):
         return "+".join(parts)
 
     def _render(self, code: str, language: str) -> Any:
-        from scigenbench.generators.sandbox import RenderResult, get_default_pool
+        from scigenbench.generators.sandbox import get_default_pool
+        from scigenbench.generators.sandbox.result import RenderResult
 
         pool = self._pool if self._pool is not None else get_default_pool()
         try:

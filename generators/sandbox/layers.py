@@ -1,0 +1,173 @@
+"""Detect the confinement layers this machine offers and build the bubblewrap command lines.
+
+Two ways to run bubblewrap, picked at start-up:
+
+* **as root** (``mode="root"``): bwrap runs privileged *without* a user namespace (with one, root's files stay
+  root's and uid 0 maps to uid 0), keeps only CAP_SETUID/CAP_SETGID, and the sandboxed program drops to a
+  fresh unprivileged uid as its first action (a random uid per sandbox, so ``RLIMIT_NPROC`` counts only that
+  sandbox). TeX jobs use ``setpriv`` for that drop. This also lets the sandbox see a Python installed under
+  ``/root`` (bwrap canonicalises bind sources as the calling user).
+* **as a normal user** (``mode="user"``): bwrap creates a user namespace; the program keeps the user's uid.
+
+Without bubblewrap (or when it fails, e.g. user namespaces disabled) the jobs still run, with the per-process
+layers only (rlimits, Landlock, seccomp, empty environment), and every result says ``no-bwrap``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import shutil
+import site
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import _confine
+
+SANDBOX_CODE_DIR = Path(__file__).resolve().parent
+CODE_MOUNT = "/opt/scigenbench-sandbox"
+UID_RANGE = (1_900_000_000, 2_000_000_000)
+
+
+@dataclass
+class HostPlan:
+    """What the host offers, detected once per process."""
+
+    bwrap: str | None
+    bwrap_version: str
+    bwrap_error: str
+    mode: str  # "root" | "user" | "none"
+    landlock_abi: int
+    seccomp: bool
+    seccomp_reason: str
+    python_roots: list[str] = field(default_factory=list)
+
+    @property
+    def uid_drop(self) -> bool:
+        return self.mode == "root"
+
+    def layers(self) -> list[str]:
+        """Names of the layers every job gets (``no-*`` for the missing ones)."""
+        out = []
+        if self.bwrap:
+            out += ["bwrap", "mount-ns", "pid-ns", "net-ns", "ipc-ns"]
+            out.append("uid-drop" if self.uid_drop else "user-ns")
+        else:
+            out.append("no-bwrap")
+        out += ["rlimits"]
+        if self.landlock_abi >= 1:
+            out.append(f"landlock-abi{self.landlock_abi}")
+        else:
+            out.append("no-landlock")
+        out.append("seccomp" if self.seccomp else "no-seccomp")
+        out += ["empty-env", "wall-timeout", "output-caps"]
+        return out
+
+
+def new_sandbox_uid() -> int:
+    return random.SystemRandom().randrange(*UID_RANGE)
+
+
+def python_roots() -> list[str]:
+    """Directory trees the sandboxed Python needs to read (installation, venv, site-packages)."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    candidates.update(p for p in site.getsitepackages() if os.path.isdir(p))
+    for module in ("matplotlib", "numpy", "PIL"):
+        try:
+            mod = __import__(module)
+            candidates.add(str(Path(mod.__file__).resolve().parent.parent))
+        except Exception:
+            pass
+    exe = Path(sys.executable)
+    candidates.add(str(exe.parent.parent))
+    candidates.add(str(exe.resolve().parent.parent))
+    roots = sorted({os.path.normpath(c) for c in candidates if c and os.path.isdir(c)})
+    kept: list[str] = []
+    for root in roots:  # drop nested ones and anything /usr already covers
+        if root == "/usr" or root.startswith("/usr/"):
+            continue
+        if any(root.startswith(k.rstrip("/") + "/") for k in kept):
+            continue
+        kept.append(root)
+    return kept
+
+
+@functools.lru_cache(maxsize=1)
+def detect() -> HostPlan:
+    """Probe bubblewrap, Landlock and seccomp (cached for the process)."""
+    bwrap = shutil.which("bwrap")
+    version, error = "", ""
+    mode = "none"
+    if bwrap:
+        try:
+            version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError) as e:
+            error = str(e)
+        mode = "root" if os.geteuid() == 0 else "user"
+        probe = [bwrap, *namespace_args(mode), *system_binds(), "--", "/usr/bin/true"]
+        try:
+            r = subprocess.run(probe, capture_output=True, text=True, timeout=20)
+            if r.returncode != 0:
+                error = (r.stderr or r.stdout).strip()[-300:] or f"exit status {r.returncode}"
+        except (OSError, subprocess.SubprocessError) as e:
+            error = str(e)
+        if error:
+            bwrap, mode = None, "none"
+    seccomp, reason = _confine.seccomp_or_none()
+    return HostPlan(bwrap=bwrap, bwrap_version=version, bwrap_error=error, mode=mode,
+                    landlock_abi=_confine.landlock_abi(), seccomp=seccomp is not None, seccomp_reason=reason,
+                    python_roots=python_roots())
+
+
+def namespace_args(mode: str) -> list[str]:
+    common = ["--die-with-parent", "--new-session", "--clearenv", "--unshare-ipc", "--unshare-pid",
+              "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+    if mode == "root":
+        return common + ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return common + ["--unshare-user", "--cap-drop", "ALL"]
+
+
+def system_binds() -> list[str]:
+    """/usr read-only and the merged-/usr symlinks (or binds) for /bin, /lib, ...; /dev and /proc."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args + ["--dev", "/dev", "--proc", "/proc"]
+
+
+def ro_bind_with_parents(paths: list[str]) -> list[str]:
+    """Read-only binds at the same paths, creating traversable (0755) parents first."""
+    args, made = [], set()
+    for path in paths:
+        parts = Path(path).parts
+        for i in range(2, len(parts)):
+            parent = str(Path(*parts[:i]))
+            if parent not in made and not parent.startswith("/usr"):
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", parent]
+        args += ["--ro-bind", path, path]
+    return args
+
+
+def tool_versions() -> dict[str, str | None]:
+    """Paths and first version lines of the external tools the sandbox uses."""
+    out: dict[str, str | None] = {}
+    for tool, flag in (("bwrap", "--version"), ("pdflatex", "--version"), ("pdftoppm", "-v"),
+                       ("setpriv", "--version"), ("kpsewhich", "--version")):
+        path = shutil.which(tool)
+        if not path:
+            out[tool] = None
+            continue
+        try:
+            r = subprocess.run([path, flag], capture_output=True, text=True, timeout=10)
+            first = (r.stdout or r.stderr).strip().splitlines()
+            out[tool] = f"{path} ({first[0] if first else 'unknown version'})"
+        except (OSError, subprocess.SubprocessError):
+            out[tool] = path
+    return out

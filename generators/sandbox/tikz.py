@@ -1,0 +1,229 @@
+"""TikZ/LaTeX rendering: ``pdflatex`` then ``pdftoppm``, both in one per-job bubblewrap sandbox.
+
+Safety (see shared/SANDBOX.md §4): ``-no-shell-escape`` plus ``shell_escape=f``; ``openin_any=p`` (no reading
+absolute or ``..`` paths: ``\\input{/etc/passwd}`` fails) and ``openout_any=p``; font generation off
+(``MKTEX*=0``); rlimits (CPU = timeout, 1 GiB address space, 32 MiB per file) and a wall-clock kill; the job
+directory is a 64 MiB tmpfs inside the sandbox, so nothing is written on the host; no network, no /etc except
+``/etc/texmf``. ``pdftoppm`` parses the (attacker-controlled) PDF inside the same sandbox.
+
+Input rules: markdown fences are removed; a full document (``\\documentclass``) is compiled as is; otherwise
+the text is wrapped in a ``standalone`` document (``tikz``, ``amsmath``, ``amssymb`` and common TikZ
+libraries), its ``\\usepackage``/``\\usetikzlibrary``/``\\tikzset`` lines are moved to the preamble, and it is
+wrapped in a ``tikzpicture`` when it has none. Error line numbers always count lines of the text passed in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from . import layers as _layers
+from .extract import extract_code_with_offset
+from .png import inspect_png
+from .result import RenderResult
+
+TEX_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TEXMFVAR": "/tmp/texmf-var", "TEXMFCONFIG": "/tmp/texmf-config",
+           "openin_any": "p", "openout_any": "p", "shell_escape": "f", "MKTEXPK": "0", "MKTEXTFM": "0",
+           "MKTEXFMT": "0", "MKTEXMF": "0", "LC_ALL": "C", "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+_PREAMBLE = (r"\documentclass[tikz,border=4pt]{standalone}", r"\usepackage{amsmath,amssymb}",
+             r"\usetikzlibrary{arrows.meta,calc,positioning,shapes,patterns,angles,quotes,decorations.markings,"
+             r"decorations.pathmorphing,intersections,through,backgrounds,fit}")
+_PREAMBLE_LINE = re.compile(r"^\s*\\(usepackage|usetikzlibrary|usepgfplotslibrary|pgfplotsset|tikzset|"
+                            r"definecolor|newcommand|renewcommand|def)\b")
+_JOB_TMPFS_BYTES = 64 << 20
+_LOG_CAP = 256 << 10
+
+_SCRIPT = r"""
+ulimit -t {cpu} && ulimit -v {as_kb} && ulimit -f {fsize_blocks} && ulimit -n 256 && ulimit -c 0 {nproc}|| exit 13
+cd /job || exit 12
+pdflatex -no-shell-escape -interaction=nonstopmode -halt-on-error -file-line-error figure.tex </dev/null >/dev/null 2>&1
+rc=$?
+[ -f figure.log ] && head -c {log_cap} figure.log >&2
+[ $rc -gt 128 ] && exit $rc
+[ $rc -ne 0 ] && exit 10
+[ -f figure.pdf ] || exit 10
+pdftoppm -png -r {dpi} -singlefile figure.pdf out </dev/null >/dev/null 2>&1
+rc=$?
+[ $rc -gt 128 ] && exit $rc
+[ $rc -ne 0 ] && exit 11
+exec cat out.png
+"""
+
+
+def prepare_document(text: str) -> tuple[str, int]:
+    """(full LaTeX document, offset): the document's line ``n`` is line ``n - offset`` of ``text``."""
+    offset = 0
+    if "```" in text or "~~~" in text:
+        text, offset = extract_code_with_offset(text, "tikz")
+    if r"\documentclass" in text:
+        return text, -offset
+    lines = text.split("\n")
+    preamble = list(_PREAMBLE)
+    if re.search(r"\\begin\{axis\}|pgfplots", text) and not any("pgfplots" in ln for ln in lines if
+                                                                    ln.strip().startswith(r"\usepackage")):
+        preamble.append(r"\usepackage{pgfplots}\pgfplotsset{compat=1.18}")
+    body = []
+    for line in lines:  # keep the line count of the body identical: moved lines become empty lines
+        if _PREAMBLE_LINE.match(line):
+            preamble.append(line)
+            body.append("")
+        else:
+            body.append(line)
+    head = [*preamble, r"\begin{document}"]
+    has_picture = r"\begin{tikzpicture}" in text
+    if not has_picture:
+        head.append(r"\begin{tikzpicture}")
+    tail = ([r"\end{tikzpicture}"] if not has_picture else []) + [r"\end{document}", ""]
+    return "\n".join(head + body + tail), len(head) - offset
+
+
+def parse_latex_error(log: str) -> tuple[str | None, int | None, bool]:
+    """(message with context, line in figure.tex, blocked) from a pdflatex log."""
+    lines = log.splitlines()
+    blocked = bool(re.search(r"runsystem\(.*\)\.\.\.disabled", log))
+    for i, line in enumerate(lines):
+        m = re.match(r"^(?:\./)?([^:\s]+\.(?:tex|sty|cls|code\.tex)):(\d+): (.*)$", line)
+        bang = line.startswith("! ")
+        if not (m or bang):
+            continue
+        context = lines[i: i + 12]
+        cut = next((j + 2 for j, ln in enumerate(context) if re.match(r"^l\.\d+", ln)), None)
+        if cut is None:
+            cut = next((j for j, ln in enumerate(context) if j and not ln.strip()), len(context))
+        message = "\n".join(ln.rstrip() for ln in context[:cut]).strip()
+        number = None
+        if m and os.path.basename(m.group(1)) == "figure.tex":
+            number = int(m.group(2))
+        else:
+            for follow in lines[i: i + 30]:
+                lm = re.match(r"^l\.(\d+)", follow)
+                if lm:
+                    number = int(lm.group(1))
+                    break
+        text = m.group(3) if m else line[2:]
+        fm = re.search(r"File `([^']*)' not found|I can't (?:write on|find) file `([^']*)'", text + "\n" + message)
+        if fm:
+            target = fm.group(1) or fm.group(2) or ""
+            if target.startswith("/") or ".." in target.split("/"):
+                blocked = True
+        return message, number, blocked
+    m = re.search(r"^\*\*\*.*$", log, re.M)
+    if m:
+        return m.group(0), None, blocked
+    if blocked:
+        return "shell escape (\\write18) is disabled in the sandbox", None, True
+    return None, None, blocked
+
+
+def render_tikz_confined(source: str, *, timeout: float, dpi: int, plan: _layers.HostPlan, limits) -> RenderResult:
+    """Compile and rasterise one document in a fresh sandbox (used by :class:`RendererPool`)."""
+    started = time.monotonic()
+    result = RenderResult(status="error", language="tikz", confinement=_tex_layers(plan))
+    if not shutil.which("pdflatex") or not shutil.which("pdftoppm"):
+        result.error = "pdflatex and pdftoppm are needed for TikZ (apt install texlive-pictures " \
+                       "texlive-latex-extra poppler-utils)"
+        return result
+    document, offset = prepare_document(source)
+    cpu = max(1, int(timeout + 0.999))
+    script = _SCRIPT.format(cpu=cpu, as_kb=(1 << 30) // 1024, fsize_blocks=limits.file_size // 512,
+                            nproc="&& ulimit -p 64 " if plan.uid_drop else "", log_cap=_LOG_CAP, dpi=int(dpi))
+    host_dir = None
+    if plan.bwrap:
+        r, w = os.pipe2(os.O_CLOEXEC)
+        payload = document.encode("utf-8")
+        if len(payload) > (1 << 20):
+            os.close(r)
+            os.close(w)
+            result.error = "the document is larger than 1 MiB"
+            return result
+        import fcntl
+
+        fcntl.fcntl(w, 1031, 1 << 20)
+        os.write(w, payload)
+        os.close(w)
+        cmd = [plan.bwrap, *_layers.namespace_args(plan.mode), *_layers.system_binds()]
+        for path in ("/etc/texmf", "/var/lib/texmf", "/usr/local/share/texmf"):
+            if os.path.isdir(path):
+                cmd += _layers.ro_bind_with_parents([path])
+        cmd += ["--perms", "1777", "--tmpfs", "/tmp", "--size", str(_JOB_TMPFS_BYTES), "--perms", "1777",
+                "--tmpfs", "/job", "--file", str(r), "/job/figure.tex", "--chdir", "/job"]
+        for key, value in TEX_ENV.items():
+            cmd += ["--setenv", key, value]
+        inner = ["/bin/sh", "-c", script]
+        if plan.uid_drop:
+            uid = str(_layers.new_sandbox_uid())
+            inner = ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--no-new-privs", "--", *inner]
+        cmd += ["--", *inner]
+        pass_fds, env = [r], {}
+    else:
+        host_dir = tempfile.mkdtemp(prefix="scigenbench-tex-")
+        with open(os.path.join(host_dir, "figure.tex"), "w", encoding="utf-8") as f:
+            f.write(document)
+        cmd = ["/bin/sh", "-c", script.replace("cd /job", f"cd '{host_dir}'")]
+        pass_fds, env, r = [], {**TEX_ENV, "HOME": host_dir, "TEXMFVAR": f"{host_dir}/texmf-var"}, None
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=pass_fds, env=env, start_new_session=True)
+        if r is not None:
+            os.close(r)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            timed_out = True
+    finally:
+        if host_dir:
+            shutil.rmtree(host_dir, ignore_errors=True)
+    result.wall_s = round(time.monotonic() - started, 4)
+    log = err.decode("utf-8", "replace")
+    result.stderr = log[-(limits.output_chars):]
+    _classify(result, proc.returncode, timed_out, log, out, timeout, offset, limits)
+    return result
+
+
+def _classify(result: RenderResult, rc: int, timed_out: bool, log: str, out: bytes, timeout: float, offset: int,
+              limits) -> None:
+    message, line, blocked = parse_latex_error(log)
+    if line is not None and line - offset >= 1:
+        result.error_line = line - offset
+    if timed_out:
+        result.status, result.error = "timeout", f"wall-clock limit of {timeout:g} s exceeded"
+        return
+    if rc in (128 + signal.SIGXCPU, -signal.SIGXCPU):
+        result.status, result.error = "timeout", "CPU time limit exceeded"
+        return
+    if rc in (128 + signal.SIGXFSZ, -signal.SIGXFSZ):
+        result.status, result.error = "killed", "file size limit exceeded (output too large)"
+        return
+    if rc > 128 or rc < 0:
+        result.status, result.error = "killed", f"terminated by signal {abs(rc) % 128}"
+        return
+    if rc != 0:
+        result.status = "blocked" if blocked else "error"
+        if rc == 11:
+            message = message or "pdftoppm could not rasterise the PDF"
+        result.error = message or f"pdflatex failed (exit status {rc}) without an error message in its log"
+        if "TeX capacity exceeded" in (message or ""):
+            result.status = "killed"
+        return
+    status, error, width, height = inspect_png(out, max_pixels=limits.png_pixels)
+    result.status, result.error, result.width, result.height = status, error, width, height
+    if status in ("ok", "blank_image"):
+        result.png = out
+    if blocked and status == "ok":
+        result.status = "blocked"
+        result.error = message or "shell escape (\\write18) is disabled in the sandbox"
+
+
+def _tex_layers(plan: _layers.HostPlan) -> list[str]:
+    out = ["bwrap", "mount-ns", "pid-ns", "net-ns", "uid-drop" if plan.uid_drop else "user-ns"] if plan.bwrap \
+        else ["no-bwrap"]
+    return out + ["rlimits", "no-shell-escape", "openin_any=p", "openout_any=p", "no-mktex", "wall-timeout",
+                  "job-tmpfs" if plan.bwrap else "host-tmpdir"]

@@ -1,0 +1,131 @@
+"""The Space's Gradio-free helpers: filtering, problem display, redaction, settings, friendly errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from scigenbench.app import core
+from scigenbench.dataset import IMAGE_TYPES, load_mini_problems
+
+SENTINEL = "sk-SENTINEL-app-5d2e8b91c4"
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return load_mini_problems()
+
+
+def test_importing_the_app_package_does_not_import_gradio():
+    code = ("import sys, scigenbench.app, scigenbench.app.core; "
+            "print(sorted(m for m in ('gradio', 'torch', 'openai') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_filter_by_domain_keeps_only_that_domain(mini):
+    rows = core.filter_problems(mini, "Chemistry", core.ALL)
+    assert rows and {r["domain"] for r in rows} == {"Chemistry"}
+    assert len(rows) == sum(p["domain"] == "Chemistry" for p in mini)
+
+
+def test_filter_by_image_type_and_text(mini):
+    rows = core.filter_problems(mini, "Physics", "Physics - Optical Ray")
+    assert [r["image_type"] for r in rows] == ["Physics - Optical Ray"] * len(rows) and rows
+    assert core.filter_problems(mini, core.ALL, core.ALL, "LENS") == [
+        p for p in mini if "lens" in (p["id"] + " " + p["question"]).lower()]
+    assert core.filter_problems(mini, "Biology", "Physics - Optical Ray") == []
+
+
+def test_all_filters_keep_everything_in_order(mini):
+    assert core.filter_problems(mini, core.ALL, core.ALL, "") == mini
+    assert core.filter_problems(mini, None, None, None) == mini
+
+
+def test_image_types_follow_the_domain():
+    assert core.image_types_for("Math") == [t for t, d in IMAGE_TYPES.items() if d == "Math"]
+    assert len(core.image_types_for(core.ALL)) == 25
+
+
+def test_problem_markdown_hides_answers_until_asked(mini):
+    problem = mini[0]
+    hidden = core.problem_markdown(problem, show_answers=False)
+    shown = core.problem_markdown(problem, show_answers=True)
+    assert "✅" not in hidden and "(hidden" in hidden
+    assert shown.count("✅") == len(problem["quizzes"])
+    assert all(e.split("'")[0][:20] in shown for e in problem["elements"])
+
+
+def test_problem_markdown_neutralises_html():
+    problem = {"id": "x", "domain": "Math", "image_type": "Math - Plane Geometric", "source": "mini",
+               "question": "<script>alert(1)</script>", "answer": "", "elements": [], "quizzes": []}
+    assert "<script>" not in core.problem_markdown(problem)
+
+
+def test_problem_source_reads_rows_by_id(mini):
+    source = core.load_source("mini", core.Settings())
+    assert len(source) == len(mini)
+    assert source.get(mini[3]["id"])["question"] == mini[3]["question"]
+    with pytest.raises(KeyError, match="no problem 'nope' in the mini source"):
+        source.get("nope")
+
+
+def test_upstream_sources_need_a_local_copy(tmp_path):
+    assert core.available_sources(core.Settings()) == ["mini"]
+    with pytest.raises(ValueError, match="SCIGENBENCH_DATA_DIR"):
+        core.load_source("scigen", core.Settings(data_dir=tmp_path))
+    (tmp_path / "seephys.json").write_text("[]")
+    assert core.available_sources(core.Settings(data_dir=tmp_path)) == ["mini", "seephys"]
+
+
+def test_redact_removes_secret_env_values_and_key_shapes():
+    env = {"MY_SERVICE_TOKEN": "tok-0123456789abcdef", "PATH": "/usr/bin",
+           core.BACKBONE_ENV: "openai:gpt-4o@https://proxy.example/v1?auth=zzz999"}
+    text = (f"failed with tok-0123456789abcdef and {SENTINEL} / hf_abcdefghijklmnop, Authorization: Bearer "
+            "abcdefghijk123 at https://alice:pa55word@host/v1 api_key=qwerty12345 spec "
+            "openai:gpt-4o@https://proxy.example/v1?auth=zzz999 in /usr/bin")
+    out = core.redact(text, env)
+    for secret in ("tok-0123456789abcdef", SENTINEL, "hf_abcdefghijklmnop", "abcdefghijk123", "pa55word",
+                   "qwerty12345", "zzz999"):
+        assert secret not in out
+    assert "/usr/bin" in out and "failed with" in out and out.count(core.REDACTED) >= 7
+
+
+def test_settings_from_env_reads_only_what_it_needs(tmp_path):
+    env = {core.JUDGE_ENV: "", core.RESULTS_ENV: f"{tmp_path}/a{__import__('os').pathsep}{tmp_path}/b"}
+    settings = core.Settings.from_env(env)
+    assert settings.judge == "ocr" and settings.judge_is_proxy and settings.offline_backbone
+    assert settings.results == (tmp_path / "a", tmp_path / "b")
+
+
+def test_backbone_label_never_shows_the_spec_secrets(monkeypatch):
+    spec = "openai:gpt-4o-mini@https://bob:hunter2hunter2@llm.example/v1"
+    monkeypatch.setenv(core.BACKBONE_ENV, spec)
+    label = core.backbone_label(core.Settings.from_env())
+    assert "gpt-4o-mini" in label and "hunter2" not in label and "llm.example" not in label
+
+
+def test_typed_text_with_the_offline_backbone_asks_for_a_backbone():
+    view = core.run_imgcoder(core.typed_problem("Draw a pendulum of length 2 m."), core.Settings())
+    assert not view.ok and view.png is None
+    assert "Configure a backbone" in view.status_md and core.BACKBONE_ENV in view.status_md
+
+
+def test_unknown_backbone_gives_a_friendly_error():
+    view = core.run_imgcoder(load_mini_problems()[0], core.Settings(backbone="opnai:gpt-4o"))
+    assert not view.ok
+    assert "could not be set up" in view.status_md and "openai" in view.status_md
+
+
+def test_missing_key_is_reported_without_a_crash(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    view = core.run_imgcoder(load_mini_problems()[0], core.Settings(backbone="openai:gpt-4o@https://llm.invalid/v1"))
+    assert not view.ok and "OPENAI_API_KEY" in view.status_md
+
+
+def test_score_without_image_or_quizzes_explains_why(mini):
+    assert "Pick or upload an image" in core.score_image(None, mini[0], core.Settings()).summary_md
+    view = core.score_image(b"\x89PNG", core.typed_problem("x"), core.Settings())
+    assert not view.ok and "no quizzes" in view.summary_md
