@@ -53,6 +53,8 @@ class Generator(abc.ABC):
     name: str = "base"
     #: how many problems ``generate_batch`` should receive at once (pixel models on an accelerator: > 1)
     batch_size: int = 1
+    #: at most this many items in flight at once (None: the runner's ``concurrency``); 1 for one local pipeline
+    max_concurrency: int | None = None
 
     @abc.abstractmethod
     def generate(self, problem: dict[str, Any]) -> GenerationOutput:

@@ -94,6 +94,7 @@ class DiffusersGenerator(Generator):
     """
 
     name = "diffusers"
+    max_concurrency = 1  # one pipeline on one device: batches, not threads
 
     def __init__(self, config: DiffusersConfig, pipeline: Any = None):
         self.cfg = config

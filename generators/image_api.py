@@ -29,8 +29,8 @@ from typing import Any
 
 from scigenbench.generators.backends._messages import text_of
 from scigenbench.generators.backends.base import (
-    BackendError, BudgetExceededError, ChatResult, ConnectionFailedError, MalformedResponseError, PermanentError,
-    Usage,
+    BackendError, BudgetExceededError, ChatResult, ConfigurationError, ConnectionFailedError, MalformedResponseError,
+    PermanentError, Usage,
 )
 from scigenbench.generators.backends.openai_compat import DEFAULT_KEY_ENV, OpenAIBackend
 from scigenbench.generators.backends.openai_compat import build as build_openai
@@ -217,7 +217,12 @@ class OpenAIImageGenerator(Generator):
         inner = build_images_backend(config.model, config.base_url, config.api_key_env)
         # with a per-image price the budget is ours (the managed budget is token-priced and needs a token price)
         managed_budget = budget_usd if config.price_per_image is None else None
-        self.backend = ManagedBackend(inner, budget_usd=managed_budget, **backend_options)
+        try:
+            self.backend = ManagedBackend(inner, budget_usd=managed_budget, **backend_options)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{exc}; for an image API, per-image pricing is simpler: price_per_image=USD "
+                                     f"(-o price_per_image=0.04)", backend=self.name,
+                                     model=config.model) from None
         self.budget_usd = budget_usd
         self._spent = 0.0
         self._reserved = 0.0
@@ -314,9 +319,11 @@ def make_openai_image(arg: str | None = None, **options: Any) -> OpenAIImageGene
     ``price_per_image``, ``api_key_env``), ``budget_usd``, and backend options (``max_retries``, ``timeout``,
     ``cache``, ``rpm``, ...).
     """
-    model, _, base_url = (arg or "").partition("@")
+    from scigenbench.generators.backends import parse_spec
+
+    _, model, base_url = parse_spec(f"openai-image:{arg or ''}")  # "@" starts a base URL only before "://"
     fields = set(ImageAPIConfig.__dataclass_fields__) - {"model", "base_url"}
-    config = ImageAPIConfig(model=model.strip(), base_url=base_url.strip() or None,
+    config = ImageAPIConfig(model=model.strip(), base_url=base_url,
                             **{k: options.pop(k) for k in list(options) if k in fields})
     budget = options.pop("budget_usd", None)
     return OpenAIImageGenerator(config, budget_usd=budget, **options)

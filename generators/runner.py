@@ -67,6 +67,8 @@ class RunSummary:
     n_render_reported: int = 0
     n_render_ok_first_try: int = 0
     n_render_ok: int = 0
+    n_verified_first_try: int = 0
+    n_verified: int = 0
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -120,14 +122,16 @@ class RunSummary:
             f"  run folder now: {whole} (of {self.n_requested} requested)",
         ]
         if self.n_render_reported:
+            n = self.n_render_reported
             lines.append(f"  render rate: {self.render_rate_first_try():.1%} at first try, "
-                         f"{self.render_rate():.1%} after repair (n={self.n_render_reported})")
+                         f"{self.render_rate():.1%} after repair (n={n}); verified: "
+                         f"{self.n_verified_first_try / n:.1%} at first try, {self.n_verified / n:.1%} after repair")
         lines.append(f"  model calls {self.calls}, tokens {self.prompt_tokens}+{self.completion_tokens}, "
                      f"cost ${self.cost_usd:.4f}, time {self.elapsed_s:.1f}s")
         if self.stopped:
             lines.append(f"  STOPPED ({self.stopped}): {self.stop_reason}")
         if self.all_failed:
-            lines.append("  every attempted item failed: see the 'error' field in metadata.jsonl")
+            lines.append("  every attempted item failed: see the 'error' field in attempts.jsonl")
         return "\n".join(lines)
 
 
@@ -357,6 +361,8 @@ class _Loop:
             s.n_render_reported += 1
             s.n_render_ok_first_try += outcome[0]
             s.n_render_ok += outcome[1]
+            s.n_verified_first_try += bool(output.extra.get("verified_first_try"))
+            s.n_verified += bool(output.extra.get("verified"))
 
     def _budget_would_pass(self, *, in_flight: int) -> bool:
         if self.budget_usd is None:

@@ -108,7 +108,7 @@ def summarize_fidelity(records: list[ItemResult], **_: Any) -> dict[str, Any]:
     """Means over available pairs (no strict mean: these metrics have no meaningful zero)."""
     out: dict[str, Any] = {}
     scored = [r for r in records if r.state == SCORED]
-    for key in ("psnr", "ssim", "clip_score"):
+    for key in ("psnr", "ssim"):
         values = [r.details[key] for r in scored if r.details.get(key) is not None]
         out[key] = {"mean": float(np.mean(values)) if values else None, "n": len(values)}
     return out

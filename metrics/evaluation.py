@@ -162,8 +162,9 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                  dataset: str | None = None, problems: list[dict[str, Any]] | None = None,
                  data_dir: str | None = None, concurrency: int = 4, dry_run: bool = False, blind: bool = False,
                  progress: bool = True, backend_options: dict[str, Any] | None = None,
-                 fidelity_mode: str = "default", judge_parse: str = "strict", n_boot: int = 1000,
-                 fidelity_extras: Callable[..., dict[str, Any]] | None = None) -> EvalReport:
+                 fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
+                 n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None
+                 ) -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
@@ -180,7 +181,12 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         backend_options: passed to ``get_backend`` (``cache``, ``max_retries``, ``timeout``, ``rpm``, ...).
         fidelity_mode: ``default`` or ``upstream`` (labelled upstream-compat).
         judge_parse: ``strict`` or ``fence_only`` (upstream-compat).
+        quiz_grader: ``rule`` or ``llm`` (upstream-compat: every quiz reply graded by the grader model).
         n_boot: bootstrap resamples for the confidence intervals.
+        clip_model: with ``fidelity``, also compute the CLIP score with this model (name, path or a
+            ``(model, processor, tokenizer)`` tuple).
+        fid: with ``fidelity``, also compute FID/KID (Inception-v3 unless ``feature_extractor`` is given).
+        feature_extractor: images -> N×D features for FID/KID.
     """
     started = time.perf_counter()
     run = open_run(run_dir)
@@ -207,18 +213,50 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     for metric in metrics:
         _evaluate_metric(metric, problems, run, file_shas, eval_dir, report, judge_backend, grader_backend,
                          judge_id, grader_id, concurrency=concurrency, dry_run=dry_run, progress=progress,
-                         fidelity_mode=fidelity_mode, judge_parse=judge_parse)
+                         fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader)
     if not dry_run:
         for metric in metrics:
             report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
-        if fidelity_extras is not None and "fidelity" in metrics:
-            report.summaries["fidelity"].update(fidelity_extras(problems, run))
+        if "fidelity" in metrics and (clip_model is not None or fid or feature_extractor is not None):
+            report.summaries["fidelity"].update(fidelity_set_metrics(
+                problems, run, report.records["fidelity"], clip_model=clip_model, fid=fid or bool(feature_extractor),
+                feature_extractor=feature_extractor, mode=fidelity_mode))
         for backend in {id(b): b for b in (judge_backend, grader_backend) if b is not None}.values():
             stats = backend.stats() if hasattr(backend, "stats") else {}
             report.cost_usd += float(stats.get("cost_usd", 0.0) or 0.0)
         _write_outputs(report, eval_dir, problems)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def fidelity_set_metrics(problems: list[dict[str, Any]], run: RunImages, records: list[ItemResult], *,
+                         clip_model: Any = None, fid: bool = False, feature_extractor: Any = None,
+                         mode: str = "default") -> dict[str, Any]:
+    """CLIP score and FID/KID over the scored fidelity pairs. A failure (e.g. weights not available offline) is
+    reported in the summary (``clip_error``/``fid_error``), never silently skipped."""
+    from scigenbench.metrics import fidelity
+
+    scored = {r.id for r in records if r.state == SCORED}
+    pairs = [(run.image(str(p["id"])), p["image"], p["question"]) for p in problems if str(p["id"]) in scored]
+    out: dict[str, Any] = {}
+    if clip_model is not None:
+        try:
+            model, processor, tokenizer = (clip_model if isinstance(clip_model, (tuple, list))
+                                           else fidelity.load_clip(clip_model))
+            scores = fidelity.clip_scores([p[0] for p in pairs], [p[2] for p in pairs], model=model,
+                                          processor=processor, tokenizer=tokenizer, mode=mode)
+            out["clip_score"] = {"mean": sum(scores) / len(scores) if scores else None, "n": len(scores),
+                                 "model": clip_model if isinstance(clip_model, str) else "custom", "mode": mode}
+        except Exception as exc:  # noqa: BLE001 - reported, the rest of the evaluation stands
+            out["clip_error"] = f"{type(exc).__name__}: {exc}"
+    if fid:
+        try:
+            values = fidelity.fid_kid([p[0] for p in pairs], [p[1] for p in pairs],
+                                      feature_extractor=feature_extractor, mode=mode)
+            out.update(fid=values["fid"], kid=values["kid"], fid_n=values["n"], fid_extractor=values["extractor"])
+        except Exception as exc:  # noqa: BLE001
+            out["fid_error"] = f"{type(exc).__name__}: {exc}"
+    return out
 
 
 def _build(spec: Any, options: dict[str, Any], dry_run: bool) -> Any:
@@ -231,12 +269,21 @@ def _build(spec: Any, options: dict[str, Any], dry_run: bool) -> Any:
         raise
 
 
-def _key_for(metric: str, item_id: str, judge_id: str | None, grader_id: str | None, file_sha: str | None) -> str:
+def _switches(metric: str, fidelity_mode: str, judge_parse: str, quiz_grader: str) -> str:
+    """Active compatibility switches of ``metric`` (part of the result key, so modes never mix)."""
+    active = {"judge": [f"judge_parse={judge_parse}"] if judge_parse != "strict" else [],
+              "quiz": [f"quiz_grader={quiz_grader}"] if quiz_grader != "rule" else [],
+              "quiz_blind": [f"quiz_grader={quiz_grader}"] if quiz_grader != "rule" else [],
+              "fidelity": [f"fidelity={fidelity_mode}"] if fidelity_mode != "default" else []}
+    return ",".join(active.get(metric, []))
+
+
+def _key_for(metric: str, item_id: str, judge_id: str | None, grader_id: str | None, file_sha: str | None,
+             switches: str = "") -> str:
     if metric == "fidelity":
-        return result_key(item_id, metric, None, None, None, file_sha)
-    version = prompt_version(metric if metric != "rinv" else "rinv")
-    return result_key(item_id, metric, judge_id, grader_id if metric in ("quiz", "quiz_blind", "rinv") else None,
-                      version, None if metric == "quiz_blind" else file_sha)
+        return result_key(item_id, metric, None, None, None, file_sha, switches)
+    return result_key(item_id, metric, judge_id, grader_id, prompt_version(metric),
+                      None if metric == "quiz_blind" else file_sha, switches)
 
 
 def _is_final(row: dict[str, Any]) -> bool:
@@ -247,14 +294,15 @@ def _is_final(row: dict[str, Any]) -> bool:
 def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages, file_shas: dict[str, str | None],
                      eval_dir: Path, report: EvalReport, judge_backend: Any, grader_backend: Any,
                      judge_id: str | None, grader_id: str | None, *, concurrency: int, dry_run: bool,
-                     progress: bool, fidelity_mode: str, judge_parse: str) -> None:
+                     progress: bool, fidelity_mode: str, judge_parse: str, quiz_grader: str = "rule") -> None:
     store = ResultStore(eval_dir, metric)
     existing = store.load()
+    switches = _switches(metric, fidelity_mode, judge_parse, quiz_grader)
     current: dict[str, ItemResult] = {}
     todo = []
     for p in problems:
         item_id = str(p["id"])
-        key = _key_for(metric, item_id, judge_id, grader_id, file_shas[p["id"]])
+        key = _key_for(metric, item_id, judge_id, grader_id, file_shas[p["id"]], switches)
         row = existing.get(key)
         if row is not None and _is_final(row):
             current[item_id] = ItemResult.from_dict(row)
@@ -268,7 +316,7 @@ def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages
 
     def work(problem: dict[str, Any], key: str) -> ItemResult:
         record = score_item(metric, problem, run, judge_backend, grader_backend, fidelity_mode=fidelity_mode,
-                            judge_parse=judge_parse)
+                            judge_parse=judge_parse, quiz_grader=quiz_grader)
         store.append(key, record)
         with lock:
             current[str(problem["id"])] = record
@@ -300,7 +348,7 @@ def _progress_bar(total: int, metric: str, enabled: bool):
 
 
 def score_item(metric: str, problem: dict[str, Any], run: RunImages, judge_backend: Any, grader_backend: Any, *,
-               fidelity_mode: str = "default", judge_parse: str = "strict") -> ItemResult:
+               fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule") -> ItemResult:
     """Score one item of a run with one metric (the image is read from the run folder)."""
     from scigenbench.metrics import fidelity, judge, quiz, rinv
 
@@ -312,7 +360,7 @@ def score_item(metric: str, problem: dict[str, Any], run: RunImages, judge_backe
         return judge.judge_item(problem, image, judge_backend, missing_reason=missing, judge_parse=judge_parse)
     if metric in ("quiz", "quiz_blind"):
         return quiz.quiz_item(problem, image, judge_backend, grader=grader_backend, blind=metric == "quiz_blind",
-                              missing_reason=missing)
+                              missing_reason=missing, quiz_grader=quiz_grader)
     if metric == "rinv":
         return rinv.rinv_item(problem, image, judge_backend, grader=grader_backend, missing_reason=missing)
     return fidelity.fidelity_item(problem, image, problem.get("image"), mode=fidelity_mode, missing_reason=missing)

@@ -51,10 +51,11 @@ def _is_scorable(quiz: dict[str, Any]) -> tuple[bool, str | None]:
     return True, None
 
 
-def answer_quiz(quiz: dict[str, Any], image: bytes | None, answerer: Any, grader: Any | None, *,
-                blind: bool = False) -> dict[str, Any]:
+def answer_quiz(quiz: dict[str, Any], image: Any, answerer: Any, grader: Any | None, *,
+                blind: bool = False, always_grade: bool = False) -> dict[str, Any]:
     """Ask one quiz and grade it. Returns a quiz record: ``state``, ``correct`` (bool), ``predicted``,
-    ``method`` (how the letter was read), ``raw``, ``calls``, ``grader_calls``, ``usage``, ``reason``."""
+    ``method`` (how the letter was read), ``raw``, ``calls``, ``grader_calls``, ``usage``, ``reason``.
+    ``always_grade`` (switch ``quiz_grader="llm"``) sends every reply to the grader, like upstream."""
     letters = offered_letters(quiz)
     rec: dict[str, Any] = {"correct_option": quiz["correct_option"], "letters": letters, "calls": 0,
                            "grader_calls": 0, "usage": {}, "reason": None}
@@ -68,7 +69,7 @@ def answer_quiz(quiz: dict[str, Any], image: bytes | None, answerer: Any, grader
     rec["raw"] = out.text
     parsed = extract_letter(out.text, letters, quiz["options"])
     letter, method = parsed.letter, parsed.status
-    if not parsed.decided and grader is not None:
+    if (always_grade or not parsed.decided) and grader is not None:
         g = _grade_letter(quiz, out.text, grader)
         rec["grader_calls"] += g.calls
         _calls.add_usage(rec["usage"], g.usage)
@@ -95,17 +96,24 @@ def _grade_letter(quiz: dict[str, Any], reply: str, grader: Any) -> _calls.CallO
 
 
 def quiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer: Any, *, grader: Any = None,
-              blind: bool = False, missing_reason: str = "no image") -> ItemResult:
+              blind: bool = False, missing_reason: str = "no image", quiz_grader: str = "rule") -> ItemResult:
     """Answer every quiz of one item and grade it.
 
     The item is *scored* when every scorable quiz got a valid grade (``score`` = fraction correct), *unscored*
     when any quiz could not be graded (the graded ones stay in ``details["quizzes"]``; a re-run fills the rest
     from the response cache), *missing* without an image (except in blind mode, which needs none), and
-    *not_applicable* when no quiz is scorable.
+    *not_applicable* when no quiz is scorable. ``quiz_grader="llm"`` (upstream-compatible, needs ``grader``)
+    grades every reply with the grader model instead of reading the letter by rule.
     """
+    if quiz_grader not in ("rule", "llm"):
+        raise ValueError(f"quiz_grader must be 'rule' or 'llm', got {quiz_grader!r}")
+    if quiz_grader == "llm" and grader is None:
+        raise ValueError("quiz_grader='llm' needs a grader backend (--grader SPEC)")
     metric = "quiz_blind" if blind else "quiz"
     base = dict(id=str(problem["id"]), metric=metric, prompt_version=prompt_version(metric),
                 judge_model=model_id(answerer), grader_model=model_id(grader), **problem_fields(problem))
+    if quiz_grader == "llm":
+        base.update(protocol="upstream-compat", switches=["quiz_grader=llm"])
     quizzes = problem.get("quizzes") or []
     n_scorable = sum(_is_scorable(q)[0] for q in quizzes)
     if n_scorable == 0:
@@ -118,7 +126,7 @@ def quiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer:
     records, usage = [], {}
     for index, quiz in enumerate(quizzes):
         ok, why = _is_scorable(quiz)
-        rec = answer_quiz(quiz, data, answerer, grader, blind=blind) if ok else {
+        rec = answer_quiz(quiz, data, answerer, grader, blind=blind, always_grade=quiz_grader == "llm") if ok else {
             "state": NOT_APPLICABLE, "reason": why, "calls": 0, "grader_calls": 0, "usage": {}}
         rec["index"] = index
         _calls.add_usage(usage, rec["usage"])
@@ -126,6 +134,7 @@ def quiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer:
     scored = [r for r in records if r["state"] == SCORED]
     unscored = [r for r in records if r["state"] == UNSCORED]
     details = {"quizzes": records, "n_quizzes": n_scorable, "n_correct": sum(r["correct"] for r in scored),
+               "params": QUIZ_PARAMS, "grader_params": GRADER_PARAMS,
                "answer_calls": sum(r["calls"] for r in records),
                "grader_calls": sum(r["grader_calls"] for r in records)}
     base.update(calls=details["answer_calls"] + details["grader_calls"], usage=usage,

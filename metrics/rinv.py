@@ -60,7 +60,8 @@ def rinv_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer:
     if out.error:
         return ItemResult(state=UNSCORED, reason=_calls.error_reason("answer call failed", out.error), **base)
     answer = final_answer(out.text)
-    details: dict[str, Any] = {"final_answer": answer, "grader_version": prompt_version("rinv_grader")}
+    details: dict[str, Any] = {"final_answer": answer, "grader_version": prompt_version("rinv_grader"),
+                               "params": ANSWER_PARAMS, "grader_params": GRADER_PARAMS}
     if answer is not None and answers_equivalent(answer, problem["answer"]):
         details.update(verdict="CORRECT", method="equivalence")
         return ItemResult(state=SCORED, score=1.0, details=details, **base)

@@ -1,7 +1,7 @@
 """Per-metric result files next to a run: ``RUN_DIR/eval/<metric>.jsonl`` (append-only log) + Parquet snapshot.
 
 Each line is one :class:`ItemResult` plus its ``key`` = (id, metric, judge model, grader model, prompt version,
-SHA-256 of the image file). Appends are whole lines written under a lock and flushed, so a killed evaluation
+SHA-256 of the image file, active compatibility switches). Appends are whole lines written under a lock and flushed, so a killed evaluation
 loses at most the item in flight. The *current* result of an item is the latest line whose key matches what
 would be evaluated now; an item is therefore never counted twice, and a changed image, judge or prompt is
 re-evaluated rather than mixed in.
@@ -19,8 +19,10 @@ from scigenbench.metrics.records import ItemResult
 
 
 def result_key(item_id: str, metric: str, judge: str | None, grader: str | None, prompt_version: str | None,
-               file_sha256: str | None) -> str:
-    return json.dumps([str(item_id), metric, judge, grader, prompt_version, file_sha256], separators=(",", ":"))
+               file_sha256: str | None, switches: str = "") -> str:
+    """The identity of a result; ``switches`` names active compatibility switches (empty by default)."""
+    parts = [str(item_id), metric, judge, grader, prompt_version, file_sha256] + ([switches] if switches else [])
+    return json.dumps(parts, separators=(",", ":"))
 
 
 class ResultStore:

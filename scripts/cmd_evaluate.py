@@ -1,11 +1,100 @@
-"""Placeholder for `scigenbench evaluate`: being built."""
+"""`scigenbench evaluate`: score a generation run folder with the SciGenBench metrics.
 
-HELP_evaluate = "(not built yet)"
+Resumable (results are appended to ``RUN_DIR/eval/<metric>.jsonl`` and an item already scored under the same
+judge, prompt version and image is never scored or counted twice), cached (the backend response cache: a warm
+re-run makes zero model calls), concurrent, with a progress bar, call/token/cost counts and a dry run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "score a run folder: LMM judge, inverse quiz, R_inv, image fidelity (resumable, cached, concurrent)"
 
 
-def add_arguments_evaluate(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="generation run folder (from `scigenbench generate`)")
+    parser.add_argument("--metrics", default="judge,quiz,rinv",
+                        help="comma-separated: judge, quiz, blind (quiz without image), rinv, fidelity "
+                             "(default: judge,quiz,rinv)")
+    parser.add_argument("--judge", required=False, default=None,
+                        help="backend spec of the judge/answering model, e.g. openai:gpt-4o-mini@http://host/v1, "
+                             "hf-inference:<model>, transformers:<path>, or 'ocr' (offline OCR proxy, quizzes only)")
+    parser.add_argument("--grader", default=None,
+                        help="backend spec of the grader (quiz letters when ambiguous, R_inv verdicts); "
+                             "default: R_inv uses the judge, quizzes read letters by rule only")
+    parser.add_argument("--dataset", default=None, choices=["mini", "scigen", "seephys"],
+                        help="dataset the run was generated for (default: from run.json)")
+    parser.add_argument("--data-dir", default=None, help="local upstream release (default: $SCIGENBENCH_DATA_DIR)")
+    parser.add_argument("--dry-run", action="store_true", help="print the number of model calls it would make")
+    parser.add_argument("--concurrency", type=int, default=4, help="items evaluated in parallel (default 4)")
+    parser.add_argument("--blind", action="store_true", help="also ask the quizzes without the image")
+    parser.add_argument("--max-retries", type=int, default=None, help="backend retries per call")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per model call attempt")
+    parser.add_argument("--rpm", type=float, default=None, help="requests per minute limit")
+    parser.add_argument("--budget-usd", type=float, default=None, help="stop cleanly before spending more")
+    parser.add_argument("--no-cache", action="store_true", help="do not use the response cache")
+    parser.add_argument("--clip-model", default=None, help="fidelity: also compute the CLIP score with this model")
+    parser.add_argument("--fid", action="store_true", help="fidelity: also compute FID/KID (Inception-v3)")
+    parser.add_argument("--compat", action="append", default=[], metavar="SWITCH",
+                        help="upstream-compatibility switch (labelled in results): fidelity=upstream, "
+                             "judge_parse=fence_only, quiz_grader=llm (missing=exclude and quiz_pooling=upstream "
+                             "numbers are always reported under their own names)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default 1000)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
 
 
-def run_evaluate(args):
-    raise SystemExit("scigenbench evaluate: not built yet")
+def backend_options(args: argparse.Namespace) -> dict:
+    options = {}
+    for name in ("max_retries", "timeout", "rpm", "budget_usd"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if args.no_cache:
+        options["cache"] = False
+    return options
+
+
+def _compat(switches: list[str]) -> dict:
+    allowed = {"fidelity": ("upstream",), "judge_parse": ("fence_only",), "quiz_grader": ("llm",)}
+    out = {}
+    for switch in switches:
+        key, _, value = switch.partition("=")
+        if key not in allowed or value not in allowed[key]:
+            raise SystemExit(f"unknown --compat {switch!r}; available: fidelity=upstream, judge_parse=fence_only, "
+                             "quiz_grader=llm")
+        out[key] = value
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from scigenbench.metrics.evaluation import evaluate_run, normalise_metrics
+
+    metrics = normalise_metrics(args.metrics, blind=args.blind)
+    if args.judge is None and any(m != "fidelity" for m in metrics):
+        raise SystemExit("--judge SPEC is required for the judge, quiz and rinv metrics (e.g. --judge "
+                         "openai:gpt-4o-mini@http://localhost:8000/v1, or --judge ocr for the offline proxy)")
+    compat = _compat(args.compat)
+    report = evaluate_run(args.run, metrics, args.judge, grader=args.grader, dataset=args.dataset,
+                          data_dir=args.data_dir, concurrency=args.concurrency, dry_run=args.dry_run,
+                          progress=not args.no_progress, backend_options=backend_options(args),
+                          fidelity_mode=compat.get("fidelity", "default"),
+                          judge_parse=compat.get("judge_parse", "strict"),
+                          quiz_grader=compat.get("quiz_grader", "rule"), n_boot=args.bootstrap,
+                          clip_model=args.clip_model, fid=args.fid)
+    if args.json and not args.dry_run:
+        print(json.dumps(report.summaries, indent=1, default=str))
+    else:
+        print(report.to_text())
+    if not args.dry_run:
+        print(f"results: {report.run_dir / 'eval'}")
+        unscored = sum(s["coverage"]["n_unscored"] for k, s in report.summaries.items() if "coverage" in s)
+        if unscored:
+            print(f"{unscored} item(s) unscored: re-run the same command to retry them (answers already received "
+                  "come from the cache)")
+    return 0
+
+
+# the dispatcher accepts per-command names too
+HELP_evaluate, add_arguments_evaluate, run_evaluate = HELP, add_arguments, run

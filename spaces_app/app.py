@@ -43,6 +43,9 @@ is *verified* against the plan, and failures are fed back for *repair*.
 read the **Leaderboard**.
 """
 
+#: upstream questions use $...$ inline math (SeePhys) and $$...$$ blocks
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
 CSS = """
 #intro p { margin-bottom: 0.4em; }
 """
@@ -74,13 +77,21 @@ def on_domain_change(source: str, domain: str, text: str):
     import gradio as gr
 
     types = [ALL, *core.image_types_for(domain)]
-    problems = core.load_source(source, _settings())
+    try:
+        problems = core.load_source(source, _settings())
+    except Exception as exc:  # noqa: BLE001
+        return gr.update(), gr.update(), core.friendly_error(f"The {source} problems could not be loaded", exc)
     dropdown, count = _filtered_dropdown(problems, domain, ALL, text)
     return gr.update(choices=types, value=ALL), dropdown, count
 
 
 def on_filter_change(source: str, domain: str, image_type: str, text: str):
-    problems = core.load_source(source, _settings())
+    import gradio as gr
+
+    try:
+        problems = core.load_source(source, _settings())
+    except Exception as exc:  # noqa: BLE001
+        return gr.update(), core.friendly_error(f"The {source} problems could not be loaded", exc)
     return _filtered_dropdown(problems, domain, image_type, text)
 
 
@@ -168,8 +179,14 @@ def on_score(source: str, problem_id: str | None, image: Any):
 
 
 def on_leaderboard():
+    import gradio as gr
+
     view = core.leaderboard_view(_settings())
-    return view.get("table"), view.get("plot"), view.get("message", "")
+    domains = view.get("domains")
+    return (view.get("message", ""), view.get("table"),
+            gr.update(value=domains, visible=domains is not None),
+            gr.update(value=view.get("plot"), visible=bool(view.get("plot"))),
+            gr.update(value=view.get("radar"), visible=bool(view.get("radar"))))
 
 
 # --- layout --------------------------------------------------------------------------------------------------
@@ -203,7 +220,7 @@ def build_app(settings: Settings | None = None):
                                                         "correct option)", elem_id="explore-show-answers")
                 with gr.Row():
                     with gr.Column(scale=3):
-                        problem_md = gr.Markdown(elem_id="explore-problem-md")
+                        problem_md = gr.Markdown(elem_id="explore-problem-md", latex_delimiters=LATEX)
                     with gr.Column(scale=2):
                         reference = gr.Image(label="Reference image", visible=False, interactive=False,
                                              elem_id="explore-reference")
@@ -246,28 +263,39 @@ def build_app(settings: Settings | None = None):
                                            elem_id="score-table")
 
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as leaderboard_tab:
-                leaderboard_md = gr.Markdown(elem_id="leaderboard-note")
-                leaderboard_table = gr.Dataframe(interactive=False, wrap=True, elem_id="leaderboard-table")
-                leaderboard_plot = gr.Plot(label="Quiz accuracy", elem_id="leaderboard-plot")
+                leaderboard_md = gr.Markdown("*Loading…*", elem_id="leaderboard-note")
+                leaderboard_table = gr.Dataframe(label="Overall (runs, then the paper's published rows)",
+                                                 interactive=False, wrap=True, elem_id="leaderboard-table")
+                leaderboard_domains = gr.Dataframe(label="Per domain (runs)", interactive=False, visible=False,
+                                                   elem_id="leaderboard-domains")
+                with gr.Row():
+                    leaderboard_plot = gr.Image(label="Per domain", type="filepath", interactive=False,
+                                                visible=False, elem_id="leaderboard-plot")
+                    leaderboard_radar = gr.Image(label="Judge dimensions (0–2)", type="filepath",
+                                                 interactive=False, visible=False, elem_id="leaderboard-radar")
                 refresh = gr.Button("Refresh", elem_id="leaderboard-refresh")
 
-        # --- wiring ---
+        # --- wiring --- (generate, score and leaderboard are the public API; the rest is UI plumbing)
         limits = {"concurrency_limit": CONCURRENCY_LIMIT}
+        plumbing = {**limits, "api_visibility": "undocumented"}
         filters = [source, domain, image_type, search]
-        source.change(on_source_change, filters, [problem, count, gen_problem, score_problem], **limits)
-        domain.input(on_domain_change, [source, domain, search], [image_type, problem, count], **limits)
-        image_type.input(on_filter_change, filters, [problem, count], **limits)
-        search.submit(on_filter_change, filters, [problem, count], **limits)
+        source.change(on_source_change, filters, [problem, count, gen_problem, score_problem], **plumbing)
+        domain.input(on_domain_change, [source, domain, search], [image_type, problem, count], **plumbing)
+        image_type.input(on_filter_change, filters, [problem, count], **plumbing)
+        search.submit(on_filter_change, filters, [problem, count], **plumbing)
         shown = [problem_md, reference, reference_note]
         problem.change(on_problem_select, [source, problem, show_answers], [*shown, gen_problem, score_problem],
-                       **limits)
-        show_answers.change(on_answers_toggle, [source, problem, show_answers], shown, **limits)
-        demo.load(on_answers_toggle, [source, problem, show_answers], shown, **limits)
+                       **plumbing)
+        show_answers.change(on_answers_toggle, [source, problem, show_answers], shown, **plumbing)
+        demo.load(on_answers_toggle, [source, problem, show_answers], shown, **plumbing)
         gen_button.click(on_generate, [source, gen_problem, gen_text],
-                         [gen_image, gen_status, gen_plan, gen_code, score_image, score_problem], **limits)
-        score_button.click(on_score, [source, score_problem, score_image], [score_md, score_table], **limits)
-        leaderboard_tab.select(on_leaderboard, None, [leaderboard_table, leaderboard_plot, leaderboard_md], **limits)
-        refresh.click(on_leaderboard, None, [leaderboard_table, leaderboard_plot, leaderboard_md], **limits)
+                         [gen_image, gen_status, gen_plan, gen_code, score_image, score_problem],
+                         api_name="generate", **limits)
+        score_button.click(on_score, [source, score_problem, score_image], [score_md, score_table],
+                           api_name="score", **limits)
+        board = [leaderboard_md, leaderboard_table, leaderboard_domains, leaderboard_plot, leaderboard_radar]
+        leaderboard_tab.select(on_leaderboard, None, board, api_name="leaderboard", **limits)
+        refresh.click(on_leaderboard, None, board, **plumbing)
 
     demo.queue(max_size=MAX_QUEUE, default_concurrency_limit=CONCURRENCY_LIMIT)
     return demo
@@ -287,7 +315,9 @@ def main(port: int | None = None, host: str | None = None) -> None:
         host: interface to bind (default ``$GRADIO_SERVER_NAME`` or 127.0.0.1; a Space sets 0.0.0.0).
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # root at WARNING: HTTP client logs would print request URLs; the app's own messages are redacted
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logger.setLevel(logging.INFO)
     demo = build_app()
     port = port or int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     host = host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")

@@ -284,8 +284,9 @@ def typed_problem(text: str) -> dict[str, Any]:
 
 # --- Generate ------------------------------------------------------------------------------------------------
 
-NEEDS_BACKBONE = ("**Configure a backbone to generate from your own text.** The offline demo backbone replays "
-                  "the mini set's reference programs, so it only knows the 26 mini problems. Set "
+NEEDS_BACKBONE = ("**Configure a backbone to generate beyond the mini set** (your own text, SciGen, SeePhys). The "
+                  "offline demo backbone replays the mini set's reference programs, so it only knows the 26 mini "
+                  "problems. Set "
                   f"`{BACKBONE_ENV}` (for example `openai:gpt-4o-mini`, with `OPENAI_API_KEY` as a Space secret, "
                   "or `hf-inference:<model>` with `HF_TOKEN`) and restart the Space.")
 
@@ -505,24 +506,22 @@ def quiz_rows(result: Any, problem: Mapping[str, Any]) -> list[list[Any]]:
 
 # --- Leaderboard -----------------------------------------------------------------------------------------------
 
-LEADERBOARD_UNAVAILABLE = ("**The leaderboard builder is not available in this install** "
-                           "(`scigenbench.metrics.leaderboard`).")
-
-
 def leaderboard_view(settings: Settings) -> dict[str, Any]:
-    """Leaderboard tables (pandas DataFrames) from the result folders plus the paper's published rows.
+    """The Leaderboard tab's content from ``settings.results`` plus the paper's published rows.
 
     Returns:
-        ``{"table": DataFrame | None, "message": markdown, "plot": matplotlib figure | None}``. Never raises.
+        ``{"table", "domains", "plot", "radar", "message"}`` (see :func:`scigenbench.app._leaderboard.build_view`);
+        on failure the tables and plots are ``None`` and ``message`` says why. Never raises.
     """
     try:
         from scigenbench.app import _leaderboard
-    except ImportError as exc:  # pragma: no cover - the module ships with the app
-        return {"table": None, "plot": None, "message": friendly_error(LEADERBOARD_UNAVAILABLE, exc)}
-    try:
-        return _leaderboard.build_view(settings.results)
-    except Exception as exc:  # noqa: BLE001
-        return {"table": None, "plot": None, "message": friendly_error("The leaderboard could not be built", exc)}
+
+        view = _leaderboard.build_view(settings.results)
+    except Exception as exc:  # noqa: BLE001 - e.g. the metrics package missing or broken in this install
+        return {"table": None, "domains": None, "plot": None, "radar": None,
+                "message": friendly_error("The leaderboard could not be built", exc)}
+    view["message"] = redact(view["message"])
+    return view
 
 
 def to_json(value: Any) -> str:

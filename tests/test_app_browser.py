@@ -46,14 +46,33 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path, deadline
 
 
 @pytest.fixture
-def app_url(tmp_path):
+def results_dir(tmp_path) -> Path:
+    """A result folder holding one evaluated run: two mini problems by ImgCoder (replay), quizzed by the OCR proxy."""
+    from scigenbench.dataset import load_mini_problems
+    from scigenbench.generators.imgcoder import ImgCoderConfig, build_replay_recordings, make_imgcoder
+    from scigenbench.generators.runner import run_generation
+    from scigenbench.metrics.evaluation import evaluate_run
+
+    wanted = {"mini-physics-converging-lens", "mini-math-venn-languages"}
+    problems = [p for p in load_mini_problems() if p["id"] in wanted]
+    recording = build_replay_recordings(problems, tmp_path / "replay.jsonl", ImgCoderConfig())
+    run_dir = tmp_path / "results" / "imgcoder-replay"
+    with make_imgcoder(backbone=f"replay:{recording['path']}") as coder:
+        run_generation(coder, problems, run_dir, concurrency=1, progress=False, dataset="mini")
+    evaluate_run(run_dir, ["quiz"], "ocr", problems=problems, progress=False, n_boot=50)
+    return tmp_path / "results"
+
+
+@pytest.fixture
+def app_url(tmp_path, results_dir):
     """`python -m scigenbench.scripts app --port <free port>` as a real subprocess; yields its URL."""
     port = _free_port()
     log = tmp_path / "app.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCIGENBENCH_BACKBONE", "SCIGENBENCH_JUDGE",
                                                                      "SCIGENBENCH_RESULTS", "GRADIO_"))}
     # a key in the environment that must never reach the page or the log
-    env.update(GRADIO_ANALYTICS_ENABLED="False", OPENAI_API_KEY=SENTINEL, PYTHONUNBUFFERED="1")
+    env.update(GRADIO_ANALYTICS_ENABLED="False", OPENAI_API_KEY=SENTINEL, PYTHONUNBUFFERED="1",
+               SCIGENBENCH_RESULTS=str(results_dir))
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "scigenbench.scripts", "app", "--port", str(port),
                                     "--host", "127.0.0.1"], cwd=tmp_path, env=env, stdout=out,
@@ -132,6 +151,9 @@ def test_explore_generate_score_leaderboard_in_chromium(app_url, tmp_path):
             table = page.locator("#leaderboard-table")
             expect(table).to_contain_text("published", timeout=30_000)
             expect(table).to_contain_text("Gemini-3-Pro-ImgCoder")
+            expect(table).to_contain_text("imgcoder-replay")  # the evaluated run from SCIGENBENCH_RESULTS
+            expect(table).to_contain_text("[PROXY]")
+            expect(page.locator("#leaderboard-plot img")).to_be_visible()
             page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
 
             assert SENTINEL not in page.content()

@@ -42,7 +42,8 @@ def test_changing_timeout_retries_or_prompt_version_hits(tmp_path):
         backend_for(server, tmp_path, timeout=30).chat(USER, temperature=0, prompt_version="a")
         again = backend_for(server, tmp_path, timeout=5, max_retries=0, concurrency=2, rpm=6000)
         result = again.chat(USER, temperature=0, prompt_version="b")
-    assert server.calls == 1 and result.cached
+        per_call = again.chat(USER, temperature=0, timeout=1.5)
+    assert server.calls == 1 and result.cached and per_call.cached
     assert result.provenance["prompt_version"] == "b"
 
 

@@ -205,3 +205,12 @@ def test_dry_run_estimate_counts_calls_tokens_and_cost(tmp_path):
     assert (est["requests"], est["cached"], est["calls"], est["completion_tokens_max"]) == (3, 1, 2, 100)
     assert est["cost_usd_max"] > 0 and est["priced"]
     assert len(backend.inner.calls) == 1  # the estimate made no call
+
+
+def test_chat_batch_serves_cache_hits_and_sends_only_misses(tmp_path):
+    backend = get_backend("fake", cache=True, cache_dir=tmp_path)
+    backend.chat([{"role": "user", "content": "q1"}], temperature=0)
+    results = backend.chat_batch([[{"role": "user", "content": q}] for q in ("q0", "q1", "q2")], temperature=0)
+    assert [r.text for r in results] == ["fake: q0", "fake: q1", "fake: q2"]
+    assert [r.cached for r in results] == [False, True, False]
+    assert [m[0]["content"] for m, _ in backend.inner.calls] == ["q1", "q0", "q2"]

@@ -173,3 +173,33 @@ def test_loopback_server_lists_models_and_serves_extra_routes():
         images = json.load(urllib.request.urlopen(req))
     assert [m["id"] for m in models["data"]] == ["m1", "m2"]
     assert images == {"data": [{"b64_json": "p"}]}
+
+
+def test_adaptive_mode_halves_concurrency_on_429_and_still_answers():
+    script = [Fault.rate_limited(retry_after=0.05)] * 3 + ["a", "b", "c"]
+    with OpenAICompatServer(script) as server:
+        backend = backend_for(server, concurrency=8, adaptive=True, max_retries=5)
+        texts = sorted(backend.chat([{"role": "user", "content": f"{i}"}]).text for i in range(3))
+    # three 429s: 8 → 4 → 2 → 1; then healthy: +1 after 1 success (2), +1 after 2 more (3)
+    assert texts == ["a", "b", "c"] and backend.limiter.limit == 3
+    assert backend.stats()["retries"] == 3
+
+
+def test_server_side_rate_limit_with_client_rpm_collects_no_429s():
+    with OpenAICompatServer(rate_limit=20, rate_limit_burst=2) as server:
+        backend = backend_for(server, concurrency=4, rpm=20 * 60)
+        results = [backend.chat([{"role": "user", "content": f"q{i}"}]) for i in range(6)]
+    assert [r.text for r in results] == [f"echo: q{i}" for i in range(6)]
+    assert [r.status for r in server.chat_requests()] == [200] * 6
+
+
+def test_server_side_rate_limit_without_client_pacing_is_absorbed_by_retries():
+    with OpenAICompatServer(rate_limit=10, rate_limit_burst=1) as server:
+        backend = backend_for(server, concurrency=4, max_retries=10)
+
+        async def run():
+            return await asyncio.gather(*[backend.achat([{"role": "user", "content": f"q{i}"}]) for i in range(4)])
+
+        results = asyncio.run(run())
+    assert sorted(r.text for r in results) == [f"echo: q{i}" for i in range(4)]
+    assert any(r.status == 429 for r in server.chat_requests())  # the limit really bit

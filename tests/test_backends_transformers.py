@@ -149,3 +149,15 @@ def test_cache_serves_local_models_too(text_model_dir, tmp_path):
     first = get_backend(f"transformers:{text_model_dir}", device="cpu", cache_dir=tmp_path).chat(ask, max_tokens=4)
     again = get_backend(f"transformers:{text_model_dir}", device="cpu", cache_dir=tmp_path).chat(ask, max_tokens=4)
     assert again.cached and again.text == first.text
+
+
+def test_concurrent_chat_calls_are_batched_with_the_same_answers(text_model_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    backend = get_backend(f"transformers:{text_model_dir}", device="cpu", cache=False, concurrency=6, batch_size=6)
+    asks = [[{"role": "user", "content": f"question number {i}" + "!" * i}] for i in range(12)]
+    expected = [backend.chat(a, max_tokens=6).text for a in asks]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda a: backend.chat(a, max_tokens=6), asks))
+    assert [r.text for r in results] == expected
+    assert max(r.provenance["batch_size"] for r in results) > 1

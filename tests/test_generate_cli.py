@@ -25,6 +25,9 @@ from scigenbench.dataset.runs import RunFolder
 from scigenbench.generators.backends.testing import OpenAICompatServer
 
 ROUTE = "/v1/images/generations"
+#: mini problems whose reference is a matplotlib program (quick to render)
+PYTHON_IDS = ["mini-physics-atwood-machine", "mini-math-venn-languages", "mini-math-cone-volume",
+              "mini-biology-energy-pyramid", "mini-chemistry-bcc-iron", "mini-physics-satellite-orbit"]
 
 
 @pytest.fixture(autouse=True)
@@ -106,6 +109,56 @@ def test_kill_mid_run_then_resume_loses_nothing_and_generates_nothing_twice(tmp_
     assert len(ids) <= len(requests) <= len(ids) + 2
 
 
+def _children(pid: int) -> set[int]:
+    """Pids whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_kill_imgcoder_mid_run_then_resume(tmp_path):
+    from scigenbench.generators.imgcoder import build_replay_recordings
+
+    problems = [p for p in load_mini_problems() if p["id"] in PYTHON_IDS]
+    recording = build_replay_recordings(problems, tmp_path / "replay.jsonl")
+    run_dir = tmp_path / "run"
+    args = ("--dataset", "mini", "--generator", "imgcoder", "--backbone", f"replay:{recording['path']}",
+            "--ids", ",".join(PYTHON_IDS), "--out", str(run_dir), "--concurrency", "1")
+    proc = subprocess.Popen(_generate_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for_rows(run_dir / "attempts.jsonl", 2, proc)
+    sandbox_processes = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    n_before = len(RunFolder.open(run_dir).attempts())
+    assert n_before < len(PYTHON_IDS), "the kill must land mid-run"
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in sandbox_processes) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in sandbox_processes), "sandbox workers outlived the killed run"
+
+    resumed = _run(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    attempts = RunFolder.open(run_dir).attempts()
+    assert sorted(r["id"] for r in attempts) == sorted(PYTHON_IDS)  # none lost, none twice
+    assert all(r["status"] == "ok" for r in attempts)
+    assert f"skipped {n_before} done" in resumed.stdout and "render rate: 100.0% at first try" in resumed.stdout
+
+
 @pytest.mark.slow
 def test_ctrl_c_records_the_items_in_flight_and_exits_130(tmp_path):
     run_dir = tmp_path / "run"
@@ -123,6 +176,15 @@ def test_ctrl_c_records_the_items_in_flight_and_exits_130(tmp_path):
     requests = [r for r in server.requests if r.path == ROUTE]
     # every request the server answered became a record: the in-flight items were waited for, not dropped
     assert len(RunFolder.open(run_dir).attempts()) == len(requests) < len(load_mini_problems())
+
+
+def test_generates_from_the_upstream_release(tmp_path, upstream_dir):
+    result = _run("--dataset", "seephys", "--data-dir", str(upstream_dir), "--generator", "text-card",
+                  "--limit", "2", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    run = RunFolder.open(tmp_path / "run")
+    assert len(run.done_ids()) == 2 and run.info["dataset"] == "seephys"
+    assert all(i.isdigit() for i in run.done_ids())  # SeePhys int ids arrive as strings
 
 
 def test_dry_run_calls_nothing_and_writes_nothing(tmp_path):

@@ -12,6 +12,7 @@ from scigenbench.generators.imgcoder import (
     load_reference,
     make_imgcoder,
     reference_ids,
+    run_stats,
     select_examples,
 )
 from scigenbench.generators.imgcoder import prompting
@@ -37,6 +38,9 @@ def test_registry_builds_imgcoder_with_backbone_and_options():
     assert config["stages"] == "single" and config["max_repair_rounds"] == 1
     assert config["prompt_versions"] == PROMPT_VERSIONS
     assert coder.config_hash() != get_generator("imgcoder", backbone="fake").config_hash()
+    # how the backbone is called (retries, concurrency) does not change the output, so not the hash either
+    assert get_generator("imgcoder", backbone="fake", concurrency=1, max_retries=0).config_hash() == \
+        get_generator("imgcoder", backbone="fake").config_hash()
 
 
 def test_factory_errors_are_actionable():
@@ -83,3 +87,55 @@ def test_few_shot_examples_from_the_mini_set_go_into_the_code_prompt():
     messages = prompting.code_messages(problem, own["plan"], own["language"], examples)
     assert examples[0]["code"].strip()[:200] in messages[-1]["content"]
     assert own["code"].strip()[:200] not in messages[-1]["content"]
+
+
+def test_run_stats_counts_render_rates_rounds_and_failed_checks():
+    def record(status, rounds, first, after, verified, failed=()):
+        return {"status": status, "usage": {"prompt_tokens": 10, "completion_tokens": 5, "cost_usd": 0.001},
+                "extra": {"rounds_used": rounds, "render_ok_first_try": first, "render_ok_after_repair": after,
+                          "verified_first_try": verified and rounds == 1, "verified": verified,
+                          "checks_failed": list(failed)}}
+
+    stats = run_stats([
+        record("ok", 1, True, True, True),
+        record("ok", 2, False, True, True),
+        record("verify_failed", 3, True, True, False, ["answer_not_leaked"]),
+        {"status": "failed", "usage": {}, "extra": {"rounds_used": 0}},  # the backbone failed before any render
+    ])
+    assert stats["n"] == 4 and stats["n_ok"] == 2
+    assert stats["render_rate_first_try"] == 0.5 and stats["render_rate_after_repair"] == 0.75
+    assert stats["verified_rate_first_try"] == 0.25 and stats["verified_rate"] == 0.5
+    assert stats["mean_rounds"] == 2.0 and stats["rounds_histogram"] == {0: 1, 1: 1, 2: 1, 3: 1}
+    assert stats["checks_failed"] == {"answer_not_leaked": 1}
+    assert stats["prompt_tokens"] == 30 and stats["cost_usd"] == 0.003
+
+
+def test_include_elements_false_sends_the_question_alone():
+    from scigenbench.generators.backends import get_backend
+
+    seen = []
+
+    def answer(messages, **params):
+        seen.append(messages[-1]["content"])
+        return ""  # no program: the item ends as render_failed without rendering anything
+
+    problem = {"id": "x", "question": "A 2 kg block.", "image_type": "Physics - Mechanical", "answer": "1",
+               "elements": ["a red block labelled m"]}
+    coder = ImgCoder(get_backend("fake", responses=answer), ImgCoderConfig(include_elements=False,
+                                                                           max_repair_rounds=0))
+    out = coder.generate(problem)
+    assert out.status == "render_failed" and "no program" in out.error
+    assert len(seen) == 3 and all("A 2 kg block." in s and "red block" not in s for s in seen)
+
+
+def test_a_sandbox_that_cannot_run_fails_the_item_without_repair_calls():
+    from scigenbench.generators.backends import get_backend
+
+    class BrokenPool:  # stands for a machine where the sandbox cannot start
+        def render(self, code, language, **kw):
+            raise RuntimeError("bubblewrap is not installed")
+
+    backend = get_backend("fake", responses=["{}", "{}", "```python\nimport matplotlib\n```"])
+    out = ImgCoder(backend, pool=BrokenPool()).generate({"id": "x", "question": "Draw a circle."})
+    assert out.status == "failed" and "bubblewrap is not installed" in out.error
+    assert [s["stage"] for s in out.extra["stages"]] == ["understand", "plan", "code"]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from scigenbench.generators.backends.testing import Fault, OpenAICompatServer
 from scigenbench.generators.imgcoder import ImgCoder, ImgCoderConfig
 

@@ -11,7 +11,8 @@ Options (``get_backend("transformers:...", **options)``):
 - ``device``: ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...;
 - ``dtype``: ``"auto"`` (the checkpoint's), ``"float32"``, ``"bfloat16"``, ``"float16"``;
 - ``revision``, ``trust_remote_code`` (default ``False``), ``local_files_only``;
-- ``batch_size``: most conversations per ``generate`` call in ``chat_batch`` (default 8).
+- ``batch_size``: most conversations per ``generate`` call (default 8): ``chat_batch`` splits into such batches,
+  and concurrent ``chat`` calls from threads with equal params are batched together automatically.
 
 Decoding params: ``temperature`` (0 or absent: greedy), ``top_p``, ``top_k``, ``max_tokens`` (default 512),
 ``seed``, ``stop`` (the answer is cut at the first stop string), ``repetition_penalty``. Any other param raises
@@ -73,7 +74,9 @@ class TransformersBackend(ChatBackend):
         self.net = auto.from_pretrained(model, dtype=_resolve_dtype(self.torch, dtype), **load).to(self.device)
         self.net.eval()
         self.dtype = str(self.net.dtype).replace("torch.", "")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one generate at a time
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Job] = []
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model, "device": str(self.device), "dtype": self.dtype,
@@ -83,19 +86,54 @@ class TransformersBackend(ChatBackend):
         return f"TransformersBackend({self.model!r}, device={self.device}, dtype={self.dtype})"
 
     def _chat(self, messages: list[dict[str, Any]], *, timeout: float | None = None, **params: Any) -> ChatResult:
-        return self.chat_batch([messages], timeout=timeout, **params)[0]
+        """One conversation. Concurrent callers (threads) with equal params are batched together: whoever gets
+        the model next takes every queued request like its own (up to ``batch_size``) into one ``generate``."""
+        self._check_params(params)
+        job = _Job(messages, (timeout, sorted(params.items(), key=lambda kv: kv[0])))
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._lock:
+            if not job.done:
+                batch = self._take_batch(job)
+                try:
+                    results = self._generate([j.messages for j in batch], timeout, params)
+                except BaseException as exc:  # every waiter in this batch gets the failure
+                    for j in batch:
+                        j.error, j.done = exc, True
+                    raise
+                for j, result in zip(batch, results):
+                    j.result, j.done = result, True
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _take_batch(self, job: "_Job") -> list["_Job"]:
+        params = dict(job.key[1])
+        if params.get("seed") is not None and (params.get("temperature") or 0) > 0:
+            with self._queue_lock:  # seeded sampling must not depend on what else is in the batch
+                self._queue.remove(job)
+            return [job]
+        with self._queue_lock:
+            batch = [job] + [j for j in self._queue if j is not job and j.key == job.key][:self.batch_size - 1]
+            for j in batch:
+                self._queue.remove(j)
+        return batch
 
     def chat_batch(self, batch: list[list[dict[str, Any]]], *, timeout: float | None = None,
                    **params: Any) -> list[ChatResult]:
         """Answer conversations in ``generate`` batches of at most ``batch_size`` (left padding)."""
+        self._check_params(params)
+        results = []
+        for i in range(0, len(batch), self.batch_size):
+            with self._lock:
+                results += self._generate(batch[i:i + self.batch_size], timeout, params)
+        return results
+
+    def _check_params(self, params: dict[str, Any]) -> None:
         unknown = set(params) - SUPPORTED_PARAMS
         if unknown:
             raise ConfigurationError(f"transformers backend does not support param(s) {sorted(unknown)}; "
                                      f"supported: {sorted(SUPPORTED_PARAMS)}", backend=self.name, model=self.model)
-        results = []
-        for i in range(0, len(batch), self.batch_size):
-            results += self._generate(batch[i:i + self.batch_size], timeout, params)
-        return results
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _generate(self, batch: list[list[dict[str, Any]]], timeout: float | None,
@@ -103,7 +141,7 @@ class TransformersBackend(ChatBackend):
         start = time.monotonic()
         inputs = self._encode([self._to_hf(m) for m in batch])
         kwargs = self._generate_kwargs(params, timeout)
-        with self._lock, self.torch.inference_mode():
+        with self.torch.inference_mode():  # the caller holds self._lock: one generate at a time
             if params.get("seed") is not None:
                 self.torch.manual_seed(int(params["seed"]))
             output = self.net.generate(**inputs, **kwargs)
@@ -172,6 +210,16 @@ class TransformersBackend(ChatBackend):
             if token in stops:
                 return ids[:i]
         return ids
+
+
+class _Job:
+    """A queued single-conversation request (see ``TransformersBackend._chat``)."""
+
+    __slots__ = ("messages", "key", "done", "result", "error")
+
+    def __init__(self, messages: list[dict[str, Any]], key: Any):
+        self.messages, self.key = messages, key
+        self.done, self.result, self.error = False, None, None
 
 
 def _resolve_device(torch: Any, device: str) -> Any:

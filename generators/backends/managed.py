@@ -47,7 +47,8 @@ class _Request:
 
     def __init__(self, backend: "ManagedBackend", messages: Any, params: dict[str, Any]):
         self.prompt_version = params.pop("prompt_version", None)
-        for name in ("timeout", "max_retries", "deadline", "cache"):
+        self.timeout = params.pop("timeout", None)  # per-call override of the attempt timeout (not in the key)
+        for name in ("max_retries", "deadline", "cache", "concurrency", "rpm"):
             if name in params:
                 raise TypeError(f"{name}= is a backend option, not a request param: pass it to get_backend()")
         self.messages = normalize_messages(messages)
@@ -143,7 +144,7 @@ class ManagedBackend(ChatBackend):
             try:
                 fresh = self._run_with_retries(
                     lambda timeout: self.inner.chat_batch([requests[i].messages for i in todo], timeout=timeout,
-                                                          **requests[todo[0]].params))
+                                                          **requests[todo[0]].params), requests[todo[0]].timeout)
             finally:
                 self._release_budget(reserved)
             for i, result in zip(todo, fresh):
@@ -281,9 +282,9 @@ class ManagedBackend(ChatBackend):
     # -- retries --------------------------------------------------------------------------------------------
     def _attempts_sync(self, request: _Request) -> ChatResult:
         return self._run_with_retries(lambda timeout: self.inner._chat(request.messages, timeout=timeout,
-                                                                       **request.params))
+                                                                       **request.params), request.timeout)
 
-    def _run_with_retries(self, call) -> Any:
+    def _run_with_retries(self, call, timeout: float | None = None) -> Any:
         start = time.monotonic()
         history: list[dict[str, Any]] = []
         for attempt in range(1, self.max_retries + 2):
@@ -291,7 +292,7 @@ class ManagedBackend(ChatBackend):
                 self.rate.wait()
                 self._count("attempts")
                 try:
-                    result = call(self._attempt_timeout(start))
+                    result = call(self._attempt_timeout(start, timeout))
                 except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                     delay = self._after_failure(exc, attempt, start, history)
                 else:
@@ -307,8 +308,8 @@ class ManagedBackend(ChatBackend):
                 await self.rate.await_slot()
                 self._count("attempts")
                 try:
-                    result = await self.inner._achat(request.messages, timeout=self._attempt_timeout(start),
-                                                     **request.params)
+                    result = await self.inner._achat(
+                        request.messages, timeout=self._attempt_timeout(start, request.timeout), **request.params)
                 except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                     delay = self._after_failure(exc, attempt, start, history)
                 else:
@@ -323,10 +324,11 @@ class ManagedBackend(ChatBackend):
             r.provenance["attempts"] = attempt
         return result
 
-    def _attempt_timeout(self, start: float) -> float:
+    def _attempt_timeout(self, start: float, override: float | None = None) -> float:
+        timeout = float(override) if override is not None else self.timeout
         if self.deadline is None:
-            return self.timeout
-        return max(0.001, min(self.timeout, self.deadline - (time.monotonic() - start)))
+            return timeout
+        return max(0.001, min(timeout, self.deadline - (time.monotonic() - start)))
 
     def _after_failure(self, exc: Exception, attempt: int, start: float, history: list[dict[str, Any]]) -> float:
         """Record a failed attempt; return the delay before the next one, or raise the final error."""

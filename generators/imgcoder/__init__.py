@@ -11,10 +11,11 @@ from scigenbench.generators.imgcoder.pipeline import ImgCoder, ImgCoderConfig, m
 from scigenbench.generators.imgcoder.prompting import PROMPT_SET_VERSION, PROMPT_VERSIONS
 from scigenbench.generators.imgcoder.replay import build_replay_recordings
 from scigenbench.generators.imgcoder.references import load_reference, reference_ids, select_examples
+from scigenbench.generators.imgcoder.stats import run_stats
 from scigenbench.generators.imgcoder.verify import Check, Verification, normalise_label, verify
 
 __all__ = [
     "Check", "ImgCoder", "ImgCoderConfig", "PROMPT_SET_VERSION", "PROMPT_VERSIONS", "Verification",
     "build_replay_recordings", "extract_json", "load_reference", "make_imgcoder", "normalise_label", "parse_plan",
-    "parse_single", "parse_understanding", "reference_ids", "select_examples", "verify",
+    "parse_single", "parse_understanding", "reference_ids", "run_stats", "select_examples", "verify",
 ]

@@ -19,10 +19,12 @@ from scigenbench.generators.base import GenerationOutput, Generator
 from scigenbench.generators.imgcoder import prompting
 from scigenbench.generators.imgcoder.parsing import LANGUAGES, parse_plan, parse_single, parse_understanding
 from scigenbench.generators.imgcoder.references import few_shot_pool, select_examples
-from scigenbench.generators.imgcoder.verify import Verification, verify
+from scigenbench.generators.imgcoder.verify import verify
 
 #: options of ``make_imgcoder`` that configure the backbone backend rather than ImgCoder itself
 BACKEND_OPTIONS = (*WRAPPER_OPTIONS, "api_key_env", "responses", "device", "dtype")
+#: the keys of ``backend.describe()`` that identify the model (and so belong in the config hash)
+_BACKBONE_IDENTITY = ("backend", "model", "endpoint", "base_url")
 
 
 @dataclass
@@ -42,6 +44,8 @@ class ImgCoderConfig:
         require_verified: when False, a figure that renders but fails its checks is still returned as ``ok``
             (with ``extra["verified"] = False``); when True it is ``verify_failed``.
         check_answer_leak: search the figure for the problem's answer (when distinctive).
+        include_elements: show the model the problem's ``elements`` (the figure's required content) under the
+            question; False sends the question alone.
     """
 
     stages: str = "separate"
@@ -54,6 +58,7 @@ class ImgCoderConfig:
     render_timeout: float = 30.0
     require_verified: bool = True
     check_answer_leak: bool = True
+    include_elements: bool = True
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -139,6 +144,10 @@ class _StageFailed(Exception):
         self.error = error
 
 
+class _SandboxFailed(Exception):
+    """The renderer could not run a program at all (not an error of the program)."""
+
+
 class ImgCoder(Generator):
     """Scientific figures from an LLM that writes matplotlib or TikZ programs.
 
@@ -181,7 +190,11 @@ class ImgCoder(Generator):
     # --- Generator interface ------------------------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
-        return {"generator": self.name, "backbone": self._backbone_description(), **asdict(self.settings),
+        """Everything that can change the output: the backbone's identity (backend, model, base URL; not its
+        retries, timeout or concurrency, which do not), the settings and the prompt versions."""
+        described = self._backbone_description()
+        backbone = {k: described[k] for k in _BACKBONE_IDENTITY if described.get(k) is not None}
+        return {"generator": self.name, "backbone": backbone, **asdict(self.settings),
                 "prompt_set": prompting.PROMPT_SET_VERSION, "prompt_versions": dict(prompting.PROMPT_VERSIONS)}
 
     def close(self) -> None:
@@ -197,6 +210,8 @@ class ImgCoder(Generator):
         except _StageFailed as exc:
             status = "budget_exceeded" if getattr(exc.error, "kind", "") == "budget_exceeded" else "failed"
             png, error = None, f"backbone call failed in the {exc}"
+        except _SandboxFailed as exc:
+            status, png, error = "failed", None, str(exc)
         except Exception as exc:  # a bug or an unexpected backend/sandbox failure: record it, keep the run going
             status, png = "failed", None
             error = f"internal error in ImgCoder: {type(exc).__name__}: {exc}"
@@ -217,6 +232,8 @@ class ImgCoder(Generator):
         Returns:
             ``(code_messages, first_answer, text_to_extract_code_from)``; sets ``trace.plan``/``language``.
         """
+        if not self.settings.include_elements:
+            problem = {**problem, "elements": []}
         pref = self.settings.language
         forced = pref if pref in LANGUAGES else None
         if self.settings.stages == "single":
@@ -366,14 +383,13 @@ class ImgCoder(Generator):
 
     def _render(self, code: str, language: str) -> Any:
         from scigenbench.generators.sandbox import get_default_pool
-        from scigenbench.generators.sandbox.result import RenderResult
 
-        pool = self._pool if self._pool is not None else get_default_pool()
         try:
+            pool = self._pool if self._pool is not None else get_default_pool()
             return pool.render(code, language, timeout=self.settings.render_timeout, dpi=self.settings.dpi)
-        except Exception as exc:  # the sandbox itself failed (not the program): record, do not crash the run
-            return RenderResult(status="error", language=language, error=f"sandbox failure: {type(exc).__name__}: "
-                                                                         f"{exc}")
+        except Exception as exc:  # the sandbox itself failed, not the program: no repair can fix that
+            raise _SandboxFailed(f"sandbox failure ({type(exc).__name__}: {exc}); `scigenbench doctor` shows "
+                                 "what the sandbox needs on this machine") from exc
 
     def _backbone_description(self) -> dict[str, Any]:
         try:
@@ -449,4 +465,4 @@ def make_imgcoder(arg: str | None = None, backbone: Any = None, *, config: ImgCo
     return ImgCoder(backbone, config, pool=pool, **backend_options)
 
 
-__all__ = ["ImgCoder", "ImgCoderConfig", "make_imgcoder", "Verification"]
+__all__ = ["ImgCoder", "ImgCoderConfig", "make_imgcoder"]

@@ -20,7 +20,7 @@ PROMPT_VERSIONS: dict[str, str] = {
     "plan": "plan.v1",
     "code": "code.v1",
     "rules_python": "rules_python.v1",
-    "rules_tikz": "rules_tikz.v1",
+    "rules_tikz": "rules_tikz.v2",
     "repair_error": "repair_error.v1",
     "repair_checks": "repair_checks.v1",
     "single": "single.v1",
@@ -99,7 +99,8 @@ def language_instruction(preference: str) -> str:
     if preference == "auto":
         return ('Choose the language: "python" (matplotlib) suits plots, charts, fields and most diagrams; '
                 '"tikz" suits precise geometric constructions, circuits and schematic drawings.')
-    return f'The figure must be drawn in "{preference}" ({LANGUAGE_NAMES[preference]}); set "language" to "{preference}".'
+    return (f'The figure must be drawn in "{preference}" ({LANGUAGE_NAMES[preference]}); '
+            f'set "language" to "{preference}".')
 
 
 def language_rules(language: str | None) -> str:

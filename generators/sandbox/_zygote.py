@@ -65,8 +65,8 @@ def main() -> None:
             pass
     _capture.install_patches()
     _capture.warm_up()
-    abi = _confine.landlock_abi()
-    seccomp, seccomp_reason = _confine.seccomp_or_none()
+    abi = _confine.landlock_abi() if config.get("landlock", True) else 0
+    seccomp, seccomp_reason = _confine.seccomp_or_none() if config.get("seccomp", True) else (None, "disabled")
     gc.collect()
     gc.freeze()  # keep the warm heap shared with children (copy-on-write)
     ready = {"ready": True, "startup_s": round(time.monotonic() - t0, 3), "landlock_abi": abi,

@@ -43,7 +43,7 @@ def _split_tag(rest: str) -> tuple[str, str]:
     if lowered in _KNOWN_TAGS:
         return lowered, tail.strip()
     glued = next((t for t in sorted(_KNOWN_TAGS, key=len, reverse=True)
-                  if lowered.startswith(t) and _CODE_START.match(word[len(t):])), None)
+                  if lowered.startswith(t) and _CODE_START.match(rest[len(t):])), None)
     if glued:  # "```pythonimport numpy" (missing newline after the tag)
         return glued, rest[len(glued):].strip()
     if " " not in rest and re.fullmatch(r"[\w+#.-]+", rest) and not _CODE_START.match(rest):

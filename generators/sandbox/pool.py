@@ -11,6 +11,7 @@ the PNG and maps everything to a :class:`RenderResult` status.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import os
 import queue
@@ -120,7 +121,7 @@ class _Zygote:
         else:
             self._host_dir = tempfile.mkdtemp(prefix="scigenbench-sandbox-")
             work = self._host_dir
-        config = {"drop_uid": uid, "mpl_dir": f"{work}/mpl", "jobs_dir": f"{work}/jobs", "preload": list(self.preload),
+        config = {"drop_uid": uid, "landlock": self.plan.landlock_abi >= 1, "seccomp": self.plan.seccomp, "mpl_dir": f"{work}/mpl", "jobs_dir": f"{work}/jobs", "preload": list(self.preload),
                   "read_only": ["/usr", *self.plan.python_roots, self._code_dir(), f"{work}/mpl", "/dev/urandom"]}
         env = {"HOME": f"{work}/home", "MPLCONFIGDIR": f"{work}/mpl", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
                "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -223,7 +224,7 @@ class _Zygote:
             socket.send_fds(self.ctrl, [json.dumps(job).encode()], [src_r, res_w])
         except OSError as e:
             os.close(res_r)
-            return {"failure": f"the sandbox worker is gone: {e}"}
+            return {"failure": f"the sandbox worker is gone: {e}", "worker_lost": True}
         finally:
             os.close(src_r)
             os.close(res_w)
@@ -241,6 +242,7 @@ class _Zygote:
             raw = b""
         if not raw:
             out["failure"] = "the sandbox worker died"
+            out["worker_lost"] = not data  # nothing came back: the job most likely never ran
             return out
         out["trailer"] = json.loads(raw)
         out["header"], out["png"] = _parse_frame(data)
@@ -257,11 +259,22 @@ class RendererPool:
         preload: modules the zygotes import once.
         allow_weak: run even when no isolation layer works (bubblewrap, Landlock and seccomp all missing);
             otherwise that raises :class:`SandboxUnavailableError`.
+        disable: layers to leave out on purpose (``"bwrap"``, ``"landlock"``, ``"seccomp"``), e.g. to test the
+            degraded modes; results then list them as ``no-*``.
     """
 
     def __init__(self, workers: int | None = None, *, max_jobs_per_worker: int = 200, limits: Limits | None = None,
-                 preload: tuple[str, ...] = DEFAULT_PRELOAD, allow_weak: bool = False):
+                 preload: tuple[str, ...] = DEFAULT_PRELOAD, allow_weak: bool = False, disable: tuple[str, ...] = ()):
+        unknown = set(disable) - {"bwrap", "landlock", "seccomp"}
+        if unknown:
+            raise ValueError(f"disable= accepts 'bwrap', 'landlock', 'seccomp'; got {sorted(unknown)}")
         self.plan = _layers.detect()
+        if "bwrap" in disable:
+            self.plan = dataclasses.replace(self.plan, bwrap=None, mode="none", bwrap_error="disabled")
+        if "landlock" in disable:
+            self.plan = dataclasses.replace(self.plan, landlock_abi=0)
+        if "seccomp" in disable:
+            self.plan = dataclasses.replace(self.plan, seccomp=False, seccomp_reason="disabled")
         if not (self.plan.bwrap or self.plan.landlock_abi or self.plan.seccomp) and not (
                 allow_weak or os.environ.get("SCIGENBENCH_SANDBOX_ALLOW_WEAK") == "1"):
             raise SandboxUnavailableError(
@@ -366,15 +379,18 @@ class RendererPool:
             return result
         zygote = self._idle.get()
         try:
-            try:
-                if not zygote.alive:
-                    zygote.start()
-            except RuntimeError as e:
-                result.error = str(e)
-                return result
-            raw = zygote.run(source, dpi=dpi, timeout=timeout, limits=self.limits)
-            if raw.get("failure") or zygote.jobs >= self.max_jobs_per_worker:
-                zygote.kill()  # damaged, hung or worn: the next job starts a fresh one
+            for attempt in range(2):
+                try:
+                    if not zygote.alive:
+                        zygote.start()
+                except RuntimeError as e:
+                    result.error = str(e)
+                    return result
+                raw = zygote.run(source, dpi=dpi, timeout=timeout, limits=self.limits)
+                if raw.get("failure") or zygote.jobs >= self.max_jobs_per_worker:
+                    zygote.kill()  # damaged, hung or worn: the next job starts a fresh one
+                if not raw.get("worker_lost"):
+                    break  # a worker lost before the job ran is replaced and the job tried once more
         finally:
             self._idle.put(zygote)
         self._fill(result, raw, timeout, offset)

@@ -29,7 +29,8 @@ from .result import RenderResult
 
 TEX_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TEXMFVAR": "/tmp/texmf-var", "TEXMFCONFIG": "/tmp/texmf-config",
            "openin_any": "p", "openout_any": "p", "shell_escape": "f", "MKTEXPK": "0", "MKTEXTFM": "0",
-           "MKTEXFMT": "0", "MKTEXMF": "0", "LC_ALL": "C", "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+           "MKTEXFMT": "0", "MKTEXMF": "0", "LC_ALL": "C", "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1",
+           "max_print_line": "10000", "error_line": "254", "half_error_line": "238"}
 _PREAMBLE = (r"\documentclass[tikz,border=4pt]{standalone}", r"\usepackage{amsmath,amssymb}",
              r"\usetikzlibrary{arrows.meta,calc,positioning,shapes,patterns,angles,quotes,decorations.markings,"
              r"decorations.pathmorphing,intersections,through,backgrounds,fit}")
@@ -85,7 +86,7 @@ def prepare_document(text: str) -> tuple[str, int]:
 def parse_latex_error(log: str) -> tuple[str | None, int | None, bool]:
     """(message with context, line in figure.tex, blocked) from a pdflatex log."""
     lines = log.splitlines()
-    blocked = bool(re.search(r"runsystem\(.*\)\.\.\.disabled", log))
+    blocked = bool(re.search(r"runsystem\(.*?\)\.\.\.disabled", log.replace("\n", ""), re.S))
     for i, line in enumerate(lines):
         m = re.match(r"^(?:\./)?([^:\s]+\.(?:tex|sty|cls|code\.tex)):(\d+): (.*)$", line)
         bang = line.startswith("! ")
@@ -191,6 +192,9 @@ def render_tikz_confined(source: str, *, timeout: float, dpi: int, plan: _layers
 def _classify(result: RenderResult, rc: int, timed_out: bool, log: str, out: bytes, timeout: float, offset: int,
               limits) -> None:
     message, line, blocked = parse_latex_error(log)
+    if message and offset:  # speak in lines of the submitted text
+        message = re.sub(r"figure\.tex:(\d+):", lambda m: f"figure.tex:{int(m.group(1)) - offset}:", message)
+        message = re.sub(r"^l\.(\d+)", lambda m: f"l.{int(m.group(1)) - offset}", message, flags=re.M)
     if line is not None and line - offset >= 1:
         result.error_line = line - offset
     if timed_out:

@@ -1,0 +1,88 @@
+"""Confined TikZ rendering: pdflatex + pdftoppm in one sandbox; errors with lines; the TeX attacks."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from scigenbench.generators.sandbox import RendererPool
+
+pytestmark = [pytest.mark.needs_tex,
+              pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftoppm")),
+                                 reason="needs pdflatex and pdftoppm")]
+
+DOC = r"""\documentclass[tikz,border=3pt]{standalone}
+\usetikzlibrary{arrows.meta}
+\begin{document}
+\begin{tikzpicture}
+\draw[-{Stealth}] (0,0) -- (2,1) node[right] {$F = 5$ N};
+\draw (0,0) circle (0.5);
+\end{tikzpicture}
+\end{document}
+"""
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with RendererPool(workers=2) as p:
+        yield p
+
+
+def test_document_renders_deterministically(pool):
+    a = pool.render_tikz(DOC, timeout=20, dpi=100)
+    b = pool.render_tikz(DOC, timeout=20, dpi=100)
+    assert a.status == "ok", a.error
+    assert a.width > 50 and a.height > 20
+    assert hashlib.sha256(a.png).digest() == hashlib.sha256(b.png).digest()
+    assert "no-shell-escape" in a.confinement and "openin_any=p" in a.confinement
+
+
+def test_bare_tikzpicture_in_a_fence_is_wrapped_and_lines_count_in_the_answer(pool):
+    answer = "Here:\n```latex\n\\begin{tikzpicture}\n\\draw (0,0) -- (1,0);\n\\undefinedmacro\n\\end{tikzpicture}\n```"
+    r = pool.render_tikz(answer, timeout=20)
+    assert r.status == "error"
+    assert r.error_line == 5 and "Undefined control sequence" in r.error and "l.5" in r.error
+    ok = pool.render_tikz("\\begin{tikzpicture}\\draw (0,0) -- (1,1);\\end{tikzpicture}", timeout=20)
+    assert ok.status == "ok", ok.error
+
+
+def test_latex_error_line_in_a_full_document(pool):
+    bad = DOC.replace(r"\draw (0,0) circle (0.5);", r"\draw (0,0) circle (0.5) \oops;")
+    r = pool.render_tikz(bad, timeout=20)
+    assert r.status == "error" and r.error_line == 6
+
+
+def test_input_of_a_host_file_is_blocked(pool, tmp_path):
+    host_file = tmp_path / "host.tex"
+    host_file.write_text("HOST-SECRET-77")
+    src = "\\documentclass{standalone}\n\\begin{document}\n\\input{" + str(host_file) + "}\n\\end{document}\n"
+    r = pool.render_tikz(src, timeout=10)
+    assert r.status == "blocked" and r.error_line == 3
+    assert "HOST-SECRET-77" not in (r.error or "") + r.stderr
+
+
+def test_write18_shell_escape_is_blocked(pool, tmp_path):
+    marker = tmp_path / "w18"
+    src = ("\\documentclass{standalone}\n\\begin{document}\n\\immediate\\write18{touch " + str(marker) + "}\n"
+           "text\n\\end{document}\n")
+    r = pool.render_tikz(src, timeout=10)
+    assert r.status == "blocked" and "write18" in r.error
+    assert not marker.exists()
+
+
+def test_endless_macro_loop_times_out(pool):
+    r = pool.render_tikz("\\documentclass{standalone}\n\\begin{document}\n\\def\\x{\\x}\\x\n\\end{document}\n",
+                         timeout=3)
+    assert r.status == "timeout" and r.wall_s < 10
+    assert pool.render_tikz(DOC, timeout=20).status == "ok"
+
+
+def test_huge_output_is_killed(pool):
+    src = ("\\documentclass{standalone}\n\\begin{document}\n\\newwrite\\f\\immediate\\openout\\f=big.txt\n"
+           "\\def\\a{" + "x" * 100 + "}\\edef\\a{\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a}\\edef\\a{\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a}\n"
+           "\\def\\y{\\immediate\\write\\f{\\a}\\y}\\y\n\\end{document}\n")
+    r = pool.render_tikz(src, timeout=10)
+    assert r.status == "killed" and "file size" in r.error
+    assert pool.render_tikz(DOC, timeout=20).status == "ok"
