@@ -45,7 +45,7 @@ class Hunyuan3Generator(Generator):
         if not config.trust_remote_code:
             raise ValueError(
                 f"hunyuan3:{config.model} runs the model repository's own Python code on this machine. "
-                "Read it, then pass trust_remote_code=True (CLI: --gen-opt trust_remote_code=true) to allow it."
+                "Read it, then pass trust_remote_code=True (CLI: -o trust_remote_code=true) to allow it."
             )
         require("torch", extra="torch", purpose="HunyuanImage-3.0")
         self.cfg = config

@@ -36,6 +36,8 @@ _EXPORTS = {
     "OCRProxyBackend": "scigenbench.metrics.ocr",
     "evaluate_run": "scigenbench.metrics.evaluation",
     "build_leaderboard": "scigenbench.metrics.leaderboard",
+    "load_metric": "scigenbench.metrics.modules",
+    "score_demo": "scigenbench.metrics.demo",
 }
 
 __all__ = sorted(_EXPORTS)

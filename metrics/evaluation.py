@@ -94,9 +94,15 @@ class EvalReport:
     dry_run: bool = False
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    #: ids with an image in the run that are not items of the dataset (not scored; usually a wrong --dataset)
+    unknown_ids: list[str] = field(default_factory=list)
 
     def to_text(self) -> str:
         lines = []
+        if self.unknown_ids:
+            shown = ", ".join(self.unknown_ids[:5]) + (" …" if len(self.unknown_ids) > 5 else "")
+            lines.append(f"warning: {len(self.unknown_ids)} image(s) in the run match no item of the dataset and "
+                         f"are not scored ({shown}); check --dataset")
         if self.dry_run:
             for metric, plan in self.planned_calls.items():
                 lines.append(f"{metric}: {plan['items_to_evaluate']} items to evaluate, {plan['calls']} model calls"
@@ -208,6 +214,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     judge_id = model_id(judge_backend) if judge_backend is not None else judge
     grader_id = model_id(grader_backend) if grader_backend is not None else grader
     report = EvalReport(Path(run_dir), metrics, dry_run=dry_run)
+    known = {str(p["id"]) for p in problems}
+    report.unknown_ids = sorted(i for i in run.images if i not in known)
     eval_dir = run.root / "eval"
     file_shas = {p["id"]: _file_sha(run.image(str(p["id"]))) for p in problems}
     for metric in metrics:
@@ -282,7 +290,8 @@ def _key_for(metric: str, item_id: str, judge_id: str | None, grader_id: str | N
              switches: str = "") -> str:
     if metric == "fidelity":
         return result_key(item_id, metric, None, None, None, file_sha, switches)
-    return result_key(item_id, metric, judge_id, grader_id, prompt_version(metric),
+    grader = grader_id if metric in ("quiz", "quiz_blind", "rinv") else None  # the judge metric uses no grader
+    return result_key(item_id, metric, judge_id, grader, prompt_version(metric),
                       None if metric == "quiz_blind" else file_sha, switches)
 
 

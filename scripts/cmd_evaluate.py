@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         unscored = sum(s["coverage"]["n_unscored"] for k, s in report.summaries.items() if "coverage" in s)
         if unscored:
             print(f"{unscored} item(s) unscored: re-run the same command to retry them (answers already received "
-                  "come from the cache)")
+                  "come from the cache; add --no-cache to ask again for replies that could not be parsed)")
     return 0
 
 

@@ -11,10 +11,8 @@ value; every error text shown or logged passes through :func:`redact`.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
-import json
 import logging
 import os
 import re
@@ -236,6 +234,10 @@ def _md_escape(text: Any) -> str:
     return str(text if text is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+#: how the correct option is marked when answers are shown (plain text: no emoji font needed)
+CORRECT_MARK = "**← correct**"
+
+
 def problem_markdown(problem: Mapping[str, Any], show_answers: bool = False) -> str:
     """The problem as Markdown: header, question, elements, quizzes; answer and correct options only when
     ``show_answers``."""
@@ -261,7 +263,7 @@ def problem_markdown(problem: Mapping[str, Any], show_answers: bool = False) -> 
     for number, quiz in enumerate(quizzes, 1):
         lines.append(f"{number}. {_md_escape(quiz['question'])}")
         for letter in quiz_letters(quiz):
-            mark = " ✅" if show_answers and letter == quiz.get("correct_option") else ""
+            mark = f" {CORRECT_MARK}" if show_answers and letter == quiz.get("correct_option") else ""
             lines.append(f"    - **{letter}.** {_md_escape(quiz['options'][letter])}{mark}")
         if show_answers and quiz.get("correct_option") not in quiz_letters(quiz):
             lines.append(f"    - correct option {quiz.get('correct_option')!r} is not among the options "
@@ -379,8 +381,7 @@ def run_imgcoder(problem: Mapping[str, Any], settings: Settings) -> GenerationVi
 
 def generation_markdown(out: Any, problem: Mapping[str, Any], settings: Settings) -> str:
     """Status, verification checks, rounds, timings and cost of one ImgCoder output, as Markdown."""
-    icon = "✅" if out.ok else "❌"
-    lines = [f"{icon} **{_md_escape(out.status)}** for `{_md_escape(problem.get('id'))}` · backbone: "
+    lines = [f"**Status: {_md_escape(out.status)}** · `{_md_escape(problem.get('id'))}` · backbone: "
              f"{backbone_label(settings)}"]
     if out.error:
         lines.append(f"\n> {_md_escape(redact(out.error))[:1200]}")
@@ -522,7 +523,3 @@ def leaderboard_view(settings: Settings) -> dict[str, Any]:
                 "message": friendly_error("The leaderboard could not be built", exc)}
     view["message"] = redact(view["message"])
     return view
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)

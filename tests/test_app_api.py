@@ -80,7 +80,7 @@ def test_concurrent_visitors_each_get_their_own_figure(client):
         results = list(pool.map(generate, PROBLEMS))
     digests = set()
     for problem_id, (image, status, plan, code, *_handover) in zip(PROBLEMS, results):
-        assert f"ok** for `{problem_id}`" in status
+        assert f"Status: ok** · `{problem_id}`" in status
         assert plan["plan"]["language"] in ("python", "tikz") and code["value"].strip()
         data = Path(image).read_bytes()
         assert data.startswith(b"\x89PNG")

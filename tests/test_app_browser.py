@@ -120,9 +120,9 @@ def test_explore_generate_score_leaderboard_in_chromium(app_url, tmp_path):
             expect(count).to_contain_text("1 of 26")
             problem_md = page.locator("#explore-problem-md")
             expect(problem_md).to_contain_text("mini-physics-converging-lens")
-            expect(problem_md).not_to_contain_text("✅")
+            expect(problem_md).not_to_contain_text("← correct")
             page.locator("#explore-show-answers input").check()
-            expect(problem_md).to_contain_text("✅")
+            expect(problem_md).to_contain_text("← correct")
             page.screenshot(path=str(tmp_path / "explore.png"), full_page=True)
 
             # Generate: the problem chosen in Explore, replay backbone, sandboxed render
@@ -131,7 +131,7 @@ def test_explore_generate_score_leaderboard_in_chromium(app_url, tmp_path):
             page.locator("#generate-button").click()
             expect(page.locator("#generate-image img")).to_be_visible(timeout=60_000)
             status = page.locator("#generate-status")
-            expect(status).to_contain_text("ok for mini-physics-converging-lens")
+            expect(status).to_contain_text("Status: ok · mini-physics-converging-lens")
             expect(status).to_contain_text("labels_present")
             expect(status).to_contain_text("Cost:")
             page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)

@@ -53,8 +53,8 @@ def test_problem_markdown_hides_answers_until_asked(mini):
     problem = mini[0]
     hidden = core.problem_markdown(problem, show_answers=False)
     shown = core.problem_markdown(problem, show_answers=True)
-    assert "✅" not in hidden and "(hidden" in hidden
-    assert shown.count("✅") == len(problem["quizzes"])
+    assert core.CORRECT_MARK not in hidden and "(hidden" in hidden
+    assert shown.count(core.CORRECT_MARK) == len(problem["quizzes"])
     assert all(e.split("'")[0][:20] in shown for e in problem["elements"])
 
 

@@ -203,3 +203,12 @@ def test_server_side_rate_limit_without_client_pacing_is_absorbed_by_retries():
         results = asyncio.run(run())
     assert sorted(r.text for r in results) == [f"echo: q{i}" for i in range(4)]
     assert any(r.status == 429 for r in server.chat_requests())  # the limit really bit
+
+
+def test_exhausted_server_script_fails_fast_with_its_reason():
+    with OpenAICompatServer(["only one"]) as server:
+        backend = backend_for(server, max_retries=3)
+        backend.chat(USER)
+        with pytest.raises(PermanentError, match="scripted responses exhausted after 1 requests"):
+            backend.chat([{"role": "user", "content": "again"}])
+    assert server.calls == 2

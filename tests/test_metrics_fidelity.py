@@ -131,3 +131,29 @@ def test_fid_default_extractor_fails_clearly_when_unavailable(monkeypatch):
         assert "feature_extractor=" in str(exc) and "Inception" in str(exc)
     else:  # an implementation with cached weights is installed: it must produce 2048-d features
         assert extractor([figure(), figure(shift=5)]).shape == (2, 2048)
+
+
+def test_fidelity_over_a_run_folder_with_coverage_and_set_level_fid(tmp_path):
+    import io
+
+    from scigenbench.metrics.evaluation import evaluate_run
+    from scigenbench.metrics.testing import make_run
+
+    def png_of(img):
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return buf.getvalue()
+
+    problems = [dict(toy_problem(f"s{i}"), source="seephys", image=figure(shift=3 * i)) for i in range(4)]
+    problems.append(dict(toy_problem("s-noref"), source="seephys", image=None))
+    images = {"s0": png_of(figure()), "s1": png_of(figure(shift=20)), "s2": png_of(figure((300, 100))),
+              "s-noref": png()}
+    run_dir = make_run(tmp_path / "run", images, dataset="seephys")
+    report = evaluate_run(run_dir, ["fidelity"], None, problems=problems, progress=False,
+                          feature_extractor=mean_color_features)
+    s = report.summaries["fidelity"]
+    cov = s["coverage"]
+    assert (cov["n_scored"], cov["n_missing"], cov["n_not_applicable"]) == (3, 1, 1)
+    assert s["psnr"]["n"] == 3 and s["fid_n"] == 3 and s["fid"] >= 0 and "fid_error" not in s
+    again = evaluate_run(run_dir, ["fidelity"], None, problems=problems, progress=False)
+    assert again.reused["fidelity"] == 5 and again.summaries["fidelity"]["psnr"] == s["psnr"]

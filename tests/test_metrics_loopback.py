@@ -197,3 +197,54 @@ def test_dry_run_counts_calls_and_makes_none(setup):
     assert report.planned_calls["quiz"]["calls"] == 7
     assert report.planned_calls["rinv"]["calls"] == 2
     assert "would make 12 model calls" in report.to_text()
+
+
+def test_compat_quiz_grader_llm_is_labelled_and_kept_apart(setup):
+    problems, run_dir, options = setup
+    with OpenAICompatServer(handler=scripted_judge()) as server:
+        default = evaluate(server, run_dir, problems, options, ["quiz"])
+        assert default.summaries["quiz"]["grader_calls"] == 0
+        compat = evaluate(server, run_dir, problems, options, ["quiz"], quiz_grader="llm")
+    s = compat.summaries["quiz"]
+    assert s["protocol"] == "upstream-compat" and s["switches"] == ["quiz_grader=llm"]
+    assert s["grader_calls"] == 7  # every answered quiz went to the grader, as upstream does
+    assert compat.evaluated["quiz"] == 4  # not reused from the default-mode rows
+
+
+KILLED_WORKER = r"""
+import sys
+from scigenbench.metrics.evaluation import evaluate_run
+from scigenbench.metrics.testing import toy_problem
+problems = [toy_problem(f"k{i}") for i in range(6)]
+evaluate_run(sys.argv[1], ["judge"], f"openai:slow@{sys.argv[2]}", problems=problems, concurrency=1,
+             progress=False, n_boot=0, backend_options={"cache_dir": sys.argv[3], "max_retries": 0})
+"""
+
+
+@pytest.mark.slow
+def test_killed_evaluation_resumes_without_double_counting(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    problems = [toy_problem(f"k{i}") for i in range(6)]
+    run_dir = make_run(tmp_path / "run", {p["id"]: png("white", (40 + i, 40)) for i, p in enumerate(problems)})
+    log = run_dir / "eval" / "judge.jsonl"
+    with OpenAICompatServer(handler=scripted_judge(), latency=0.4) as server:
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_WORKER, str(run_dir), server.base_url,
+                                 str(tmp_path / "cache")])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 2):
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        done_before = len(log.read_text().splitlines())
+        assert 2 <= done_before < 6
+        calls_before = server.calls
+        report = evaluate_run(run_dir, ["judge"], f"openai:slow@{server.base_url}", problems=problems,
+                              progress=False, n_boot=0, backend_options={"cache_dir": str(tmp_path / "cache")})
+        new_calls = server.calls - calls_before
+    assert report.reused["judge"] == done_before
+    assert new_calls <= 6 - done_before  # items finished before the kill are never asked again
+    assert report.summaries["judge"]["coverage"]["n_scored"] == 6
+    assert sorted(r.id for r in report.records["judge"]) == [p["id"] for p in problems]

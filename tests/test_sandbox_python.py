@@ -165,3 +165,13 @@ def test_degraded_mode_still_confines_and_says_so(tmp_path):
         assert ok.status == "ok" and "no-bwrap" in ok.confinement
         r = p.render_python(f"print(open({str(secret)!r}).read())\n", timeout=20)
         assert r.status == "blocked" and "degraded-secret" not in r.stdout  # Landlock still holds
+
+
+def test_module_level_functions_use_one_default_pool():
+    from scigenbench.generators.sandbox import get_default_pool, render, render_python
+
+    assert get_default_pool() is get_default_pool()
+    assert render("import matplotlib.pyplot as plt\nplt.plot([1, 2])\n", "python", timeout=20, dpi=40).status == "ok"
+    assert render_python("import matplotlib.pyplot as plt\nplt.bar([1], [2])\n", timeout=20, dpi=40).status == "ok"
+    with pytest.raises(ValueError, match="unknown language"):
+        render("x", "rust")

@@ -140,8 +140,10 @@ class ManagedBackend(ChatBackend):
         results: list[ChatResult | None] = [self._from_cache(r) for r in requests]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
-            reserved = sum(self._reserve_budget(requests[i]) for i in todo)
+            reserved = 0.0
             try:
+                for i in todo:
+                    reserved += self._reserve_budget(requests[i])
                 fresh = self._run_with_retries(
                     lambda timeout: self.inner.chat_batch([requests[i].messages for i in todo], timeout=timeout,
                                                           **requests[todo[0]].params), requests[todo[0]].timeout)
@@ -207,16 +209,14 @@ class ManagedBackend(ChatBackend):
         if self.cache is None:
             return None
         entry = self.cache.get(request.key)
-        if entry is None:
+        result = _result_from_entry(entry) if entry is not None else None
+        if result is None:
             with self._lock:
                 self._stats["cache_misses"] += 1
             return None
         with self._lock:
             self._stats["cache_hits"] += 1
         stored = entry["result"]
-        result = ChatResult(text=stored["text"], model=stored["model"], backend=stored["backend"],
-                            usage=Usage(**stored["usage"]), latency_s=stored["latency_s"], raw=stored.get("raw"),
-                            cached=True, cost_usd=0.0)
         result.provenance = self._provenance(request, cache="hit", attempts=0,
                                              original_cost_usd=stored.get("cost_usd", 0.0))
         return result
@@ -379,6 +379,18 @@ class ManagedBackend(ChatBackend):
     def _count(self, name: str) -> None:
         with self._lock:
             self._stats[name] += 1
+
+
+def _result_from_entry(entry: dict[str, Any]) -> ChatResult | None:
+    """The cached :class:`ChatResult` of a cache entry, or None when the entry is not usable."""
+    try:
+        stored = entry["result"]
+        return ChatResult(text=str(stored["text"]), model=stored["model"], backend=stored["backend"],
+                          usage=Usage(**stored.get("usage", {})), latency_s=float(stored.get("latency_s", 0.0)),
+                          raw=stored.get("raw"), cached=True, cost_usd=0.0)
+    except (KeyError, TypeError, ValueError):
+        logger.warning("ignoring a cache entry without a usable result (key %s)", entry.get("key"))
+        return None
 
 
 def _image_tokens(width: int, height: int) -> int:

@@ -130,7 +130,7 @@ class _Zygote:
                 json.dumps(config)]
         if self.plan.bwrap:
             cmd = [self.plan.bwrap, *_layers.namespace_args(self.plan.mode), *_layers.system_binds(),
-                   "--size", str(512 << 20), "--perms", "1777", "--tmpfs", "/tmp",
+                   "--size", str(256 << 20), "--perms", "1777", "--tmpfs", "/tmp",
                    *_layers.ro_bind_with_parents([*self.plan.python_roots]),
                    "--perms", "0755", "--dir", os.path.dirname(_layers.CODE_MOUNT),
                    "--ro-bind", str(_layers.SANDBOX_CODE_DIR), _layers.CODE_MOUNT, "--chdir", "/tmp"]
@@ -246,6 +246,7 @@ class _Zygote:
             return out
         out["trailer"] = json.loads(raw)
         out["header"], out["png"] = _parse_frame(data)
+        out["malformed"] = bool(data) and out["header"] is None
         return out
 
 
@@ -298,6 +299,7 @@ class RendererPool:
         self._tex_slots = threading.BoundedSemaphore(self.workers)
         self._closed = False
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -354,7 +356,7 @@ class RendererPool:
         """Compile a TikZ/LaTeX document (or a bare tikzpicture) confined; see :mod:`.tikz`."""
         from .tikz import render_tikz_confined
 
-        self._check_open()
+        self._check_open(timeout)
         with self._tex_slots:
             return render_tikz_confined(source, timeout=timeout, dpi=dpi, plan=self.plan, limits=self.limits)
 
@@ -367,7 +369,7 @@ class RendererPool:
             timeout: wall-clock seconds (also the CPU-time limit).
             dpi: resolution of the PNG.
         """
-        self._check_open()
+        self._check_open(timeout)
         started = time.monotonic()
         offset = 0
         if "```" in code or "~~~" in code:
@@ -380,6 +382,9 @@ class RendererPool:
         zygote = self._idle.get()
         try:
             for attempt in range(2):
+                if self._closed:
+                    result.error = "the RendererPool was closed while this job waited"
+                    return result
                 try:
                     if not zygote.alive:
                         zygote.start()
@@ -397,9 +402,14 @@ class RendererPool:
         result.wall_s = round(time.monotonic() - started, 4)
         return result
 
-    def _check_open(self) -> None:
+    def _check_open(self, timeout: float = 1.0) -> None:
         if self._closed:
             raise RuntimeError("this RendererPool is closed")
+        if os.getpid() != self._pid:
+            raise RuntimeError("a RendererPool cannot be used after fork(); create a new one in this process "
+                               "(get_default_pool() does that by itself)")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
     def _fill(self, result: RenderResult, raw: dict, timeout: float, offset: int) -> None:
         """Turn the raw job pieces into statuses and fields (the host's own checks come last)."""
@@ -425,6 +435,9 @@ class RendererPool:
         if sig:
             status, why = _SIGNAL_STATUS.get(sig, ("killed", f"terminated by signal {sig}"))
             result.status, result.error = status, why
+            return
+        if raw.get("malformed"):
+            result.status, result.error = "error", "the job's result was malformed (did the program write to fd 3?)"
             return
         if not header:
             code = trailer.get("exit")
@@ -537,7 +550,7 @@ def get_default_pool() -> RendererPool:
     """The process-wide pool, started lazily on first use and closed at interpreter exit."""
     global _default_pool
     with _default_lock:
-        if _default_pool is None or _default_pool._closed:
+        if _default_pool is None or _default_pool._closed or _default_pool._pid != os.getpid():
             _default_pool = RendererPool()
             atexit.register(_default_pool.close)
         return _default_pool
