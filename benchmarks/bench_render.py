@@ -123,52 +123,73 @@ def _timed_map(fn, items, workers: int) -> tuple[float, list[float], list[str]]:
     return time.perf_counter() - start, latencies, statuses
 
 
-def bench_upstream(programs, workers, dpi, tmp):
-    sys.path.insert(0, str(SANDBOX_DIR))
-    import _capture
+class Upstream:
+    """In-process exec under a lock (W threads share it), as upstream ImgCoder does."""
 
-    _capture.install_patches()
-    lock = threading.Lock()
-    cwd = os.getcwd()
-    os.chdir(tmp)  # the programs' own savefig("figure.png") must not land in the repo
-    try:
+    def __init__(self, workers, dpi, tmp):
+        sys.path.insert(0, str(SANDBOX_DIR))
+        import _capture
+
+        self.capture, self.workers, self.dpi, self.tmp = _capture, workers, dpi, tmp
+        _capture.install_patches()
+        self.lock = threading.Lock()
+        self.cwd = os.getcwd()
+        os.chdir(tmp)  # the programs' own savefig("figure.png") must not land in the repo
         _capture.warm_up()
 
-        def run(code):
-            with lock:
-                header, _png = _capture.run_program(code, dpi=dpi, job_dir=tmp)
-                _capture.cleanup()
+    def run(self, programs):
+        def one(code):
+            with self.lock:
+                header, _png = self.capture.run_program(code, dpi=self.dpi, job_dir=self.tmp)
+                self.capture.cleanup()
                 return header["status"]
 
-        return _timed_map(run, programs, workers)
-    finally:
-        os.chdir(cwd)
+        return _timed_map(one, programs, self.workers)
+
+    def close(self):
+        os.chdir(self.cwd)
 
 
-def bench_fresh(programs, workers, dpi, tmp):
-    script = _RUNNER.format(sandbox=str(SANDBOX_DIR), body=_FRESH_BODY.format(dpi=dpi))
-    env = {**os.environ, "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1"}
+class Fresh:
+    """A fresh interpreter per figure (imports matplotlib every time), W in parallel."""
 
-    def run(code):
-        r = subprocess.run([sys.executable, "-c", script], input=code.encode(), capture_output=True, cwd=tmp, env=env)
-        return json.loads(r.stdout[4:36].decode().strip()) if r.returncode == 0 and len(r.stdout) >= 36 else "crash"
+    def __init__(self, workers, dpi, tmp):
+        self.workers, self.tmp = workers, tmp
+        self.script = _RUNNER.format(sandbox=str(SANDBOX_DIR), body=_FRESH_BODY.format(dpi=dpi))
+        self.env = {**os.environ, "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1"}
 
-    return _timed_map(run, programs, workers)
+    def run(self, programs):
+        def one(code):
+            r = subprocess.run([sys.executable, "-c", self.script], input=code.encode(), capture_output=True,
+                               cwd=self.tmp, env=self.env)
+            ok = r.returncode == 0 and len(r.stdout) >= 36
+            return json.loads(r.stdout[4:36].decode().strip()) if ok else "crash"
+
+        return _timed_map(one, programs, self.workers)
+
+    def close(self):
+        pass
 
 
-def bench_ceiling(programs, workers, dpi, tmp):
-    import queue
+class Ceiling:
+    """W persistent plain worker processes reused for every figure: no isolation, no fork."""
 
-    script = _RUNNER.format(sandbox=str(SANDBOX_DIR), body=_CEILING_BODY.format(dpi=dpi))
-    env = {**os.environ, "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              cwd=tmp, env=env) for _ in range(workers)]
-    idle: queue.Queue = queue.Queue()
-    for p in procs:
-        idle.put(p)
+    def __init__(self, workers, dpi, tmp):
+        import queue
 
-    def run(code):
-        p = idle.get()
+        self.workers = workers
+        script = _RUNNER.format(sandbox=str(SANDBOX_DIR), body=_CEILING_BODY.format(dpi=dpi))
+        env = {**os.environ, "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1"}
+        self.procs = [subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       cwd=tmp, env=env) for _ in range(workers)]
+        self.idle: queue.Queue = queue.Queue()
+        for p in self.procs:
+            self.idle.put(p)
+        for _ in range(workers):  # wait until every worker is warm
+            self._one("x = 1\n")
+
+    def _one(self, code):
+        p = self.idle.get()
         try:
             p.stdin.write(json.dumps(code).encode() + b"\n")
             p.stdin.flush()
@@ -177,29 +198,40 @@ def bench_ceiling(programs, workers, dpi, tmp):
             p.stdout.read(n)
             return status
         finally:
-            idle.put(p)
+            self.idle.put(p)
 
-    try:
-        for _ in range(workers):  # wait until every worker is warm
-            run("x = 1\n")
-        return _timed_map(run, programs, workers)
-    finally:
-        for p in procs:
+    def run(self, programs):
+        return _timed_map(self._one, programs, self.workers)
+
+    def close(self):
+        for p in self.procs:
             p.stdin.close()
             p.wait(timeout=30)
 
 
-def bench_pool(programs, workers, dpi, tmp):
-    from scigenbench.generators.sandbox import RendererPool
+class Pool:
+    """Our confined RendererPool (started before timing)."""
 
-    with RendererPool(workers=workers) as pool:
-        pool.start()
-        return _timed_map(lambda code: pool.render_python(code, timeout=60, dpi=dpi).status, programs, workers)
+    def __init__(self, workers, dpi, tmp):
+        from scigenbench.generators.sandbox import RendererPool
+
+        self.workers, self.dpi = workers, dpi
+        self.pool = RendererPool(workers=workers).start()
+
+    def run(self, programs):
+        return _timed_map(lambda code: self.pool.render_python(code, timeout=60, dpi=self.dpi).status, programs,
+                          self.workers)
+
+    def close(self):
+        self.pool.close()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2, help="passes over the workload (default 2)")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the workload per repetition (default 2)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="repetitions, interleaved across methods; the median is reported (default 3)")
+    parser.add_argument("--fresh-figures", type=int, default=10, help="figures per repetition for 'fresh' (slow)")
     parser.add_argument("--dpi", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the table as JSON here")
@@ -209,30 +241,43 @@ def main(argv=None) -> int:
     base, what = load_programs()
     programs = base * args.rounds
     w = args.workers
-    rows = []
+    methods = [("upstream: in-process exec under a lock", Upstream, w, programs),
+               ("fresh interpreter per figure", Fresh, w, base[: args.fresh_figures]),
+               ("confined pool", Pool, 1, programs),
+               ("confined pool", Pool, w, programs),
+               ("unconfined reused workers (ceiling)", Ceiling, w, programs)]
+    samples: dict[int, list] = {i: [] for i in range(len(methods))}
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-        plan = [("upstream: in-process exec under a lock", bench_upstream, w, programs),
-                ("fresh interpreter per figure", bench_fresh, w, base),
-                ("confined pool", bench_pool, 1, programs),
-                ("confined pool", bench_pool, w, programs),
-                ("unconfined reused workers (ceiling)", bench_ceiling, w, programs)]
-        for name, fn, workers, items in plan:
-            load = os.getloadavg()[0]
-            seconds, latencies, statuses = fn(items, workers, args.dpi, tmp)
-            rows.append({"method": name, "workers": workers, "figures": len(items), "seconds": round(seconds, 2),
-                         "figs_per_s": round(len(items) / seconds, 2),
-                         "median_ms": round(1000 * statistics.median(latencies)),
-                         "ok": sum(s == "ok" for s in statuses), "load_before": round(load, 2)})
-            print(f"  done: {name} (W={workers})", file=sys.stderr)
-    print(f"\nworkload: {what}, {args.rounds} round(s), dpi {args.dpi}, {os.cpu_count()} CPUs\n")
-    print("| method | W | figures | ok | s | figs/s | median latency ms | load avg before |")
+        runners = [cls(workers, args.dpi, tmp) for _name, cls, workers, _items in methods]
+        try:
+            for rep in range(args.repeats):
+                for i, (name, _cls, workers, items) in enumerate(methods):
+                    load = os.getloadavg()[0]
+                    seconds, latencies, statuses = runners[i].run(items)
+                    samples[i].append((len(items) / seconds, latencies, statuses, load))
+                print(f"  repetition {rep + 1}/{args.repeats} done", file=sys.stderr)
+        finally:
+            for r in runners:
+                r.close()
+    rows = []
+    for i, (name, _cls, workers, items) in enumerate(methods):
+        rates = sorted(s[0] for s in samples[i])
+        latencies = [x for s in samples[i] for x in s[1]]
+        rows.append({"method": name, "workers": workers, "figures": len(items) * args.repeats,
+                     "ok": sum(st == "ok" for s in samples[i] for st in s[2]),
+                     "figs_per_s": round(statistics.median(rates), 2), "min": round(rates[0], 2),
+                     "max": round(rates[-1], 2), "median_ms": round(1000 * statistics.median(latencies)),
+                     "load": round(statistics.mean(s[3] for s in samples[i]), 2)})
+    print(f"\nworkload: {what} x{args.rounds} per repetition, {args.repeats} interleaved repetitions, "
+          f"dpi {args.dpi}, {os.cpu_count()} CPUs\n")
+    print("| method | W | figures | ok | figs/s (median) | min–max | median latency ms | load avg |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['method']} | {r['workers']} | {r['figures']} | {r['ok']} | {r['seconds']} | {r['figs_per_s']} "
-              f"| {r['median_ms']} | {r['load_before']} |")
-    up = next(r for r in rows if r["method"].startswith("upstream"))["figs_per_s"]
-    pool_w = [r for r in rows if r["method"] == "confined pool" and r["workers"] == w][0]["figs_per_s"]
-    ceiling = rows[-1]["figs_per_s"]
+        print(f"| {r['method']} | {r['workers']} | {r['figures']} | {r['ok']} | {r['figs_per_s']} | "
+              f"{r['min']}–{r['max']} | {r['median_ms']} | {r['load']} |")
+    up = rows[0]["figs_per_s"]
+    pool_w = rows[3]["figs_per_s"]
+    ceiling = rows[4]["figs_per_s"]
     print(f"\nconfined pool (W={w}) / upstream = {pool_w / up:.2f}x (target >= 1.4)")
     print(f"confined pool (W={w}) / ceiling  = {pool_w / ceiling:.2f}x (target >= 0.7)")
     if args.json:

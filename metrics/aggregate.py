@@ -33,9 +33,9 @@ def coverage(records: list[ItemResult]) -> dict[str, Any]:
 
 
 def _reason_kind(reason: str | None) -> str:
-    """Group reasons by their head (before details such as the raw reply)."""
-    text = (reason or "").split(" (", 1)[0]
-    return text.split(": ", 2)[0] if text.count(": ") >= 1 and len(text) > 60 else text[:120]
+    """Group reasons by their first two ``": "``-separated parts (e.g. "judge call failed: transient"), so the
+    details (error messages, raw replies) do not split the counts."""
+    return ": ".join((reason or "").split(": ")[:2])[:120]
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> float | None:

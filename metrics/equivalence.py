@@ -39,9 +39,12 @@ def _to_sympy(text: str):
         return None
     if any(name not in _ALLOWED_NAMES for name in re.findall(r"[A-Za-z]+", text)):
         return None
-    from sympy.parsing.sympy_parser import (
-        convert_xor, implicit_multiplication_application, parse_expr, standard_transformations,
-    )
+    try:
+        from sympy.parsing.sympy_parser import (
+            convert_xor, implicit_multiplication_application, parse_expr, standard_transformations,
+        )
+    except ImportError:  # without sympy only exact text matches are settled here; the grader does the rest
+        return None
 
     transformations = standard_transformations + (implicit_multiplication_application, convert_xor)
     try:

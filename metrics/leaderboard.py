@@ -212,19 +212,20 @@ def plot_radar(rows: list[dict[str, Any]], path: Path) -> Path | None:
     import numpy as np
 
     angles = np.linspace(0, 2 * np.pi, len(dims), endpoint=False).tolist()
-    fig, ax = plt.subplots(figsize=(6, 6), subplot_kw={"polar": True})
+    fig, ax = plt.subplots(figsize=(9, 6), subplot_kw={"polar": True})
     for r in rows:
         values = [r[d] for d in dims]
-        style = "--" if r["source"] == "published" else "-"
-        ax.plot(angles + angles[:1], values + values[:1], style, linewidth=1.2,
+        published = r["source"] == "published"
+        ax.plot(angles + angles[:1], values + values[:1], "--" if published else "-",
+                linewidth=0.9 if published else 2.2, alpha=0.6 if published else 1.0,
                 label=f"{r['run']} ({r['source']})")
     ax.set_xticks(angles)
     ax.set_xticklabels(dims)
     ax.set_ylim(0, 2)
+    ax.set_yticks([0.5, 1.0, 1.5, 2.0])
     ax.set_title("Judge dimensions (0–2)")
-    ax.legend(fontsize=6, loc="upper right", bbox_to_anchor=(1.35, 1.1))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.12, 0.5))
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -248,7 +249,8 @@ def build_leaderboard(run_dirs: list[str | Path], out_dir: str | Path, *, includ
     selected = sections
     sections = [f"# {title}", "",
                 "Strict numbers: missing images count 0 (PROTOCOL §4). R_inv, quiz accuracies in %; judge 0–2. "
-                "Rows labelled `published` are the paper's (another protocol; reference only). Rows marked "
+                "Rows labelled `published` are the paper's (another protocol, judge and parser; their R_inv recipe is "
+                "unpublished, PROTOCOL §2.4; reference only). Rows marked "
                 "`[PROXY]` were answered by the OCR proxy, not a model: they are not judge numbers.", ""]
     parts = {"overall": ["## Overall", "", _write_table(out_dir, "overall", rows + published, OVERALL_COLUMNS,
                                                          f"{title}: overall"), ""]}

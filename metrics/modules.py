@@ -7,6 +7,7 @@ coverage counts, and with ``return_records=True`` the per-row records.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
@@ -109,7 +110,8 @@ def compute_quiz(images: Sequence[Any], quizzes: Sequence[list[dict[str, Any]]],
 
 
 def _quiz(q: dict[str, Any]) -> dict[str, Any]:
-    options = dict(q.get("options") or {})
+    options = q.get("options") or {}
+    options = json.loads(options) if isinstance(options, str) else dict(options)
     return {"question": q["question"], "options": {k: options.get(k) for k in "ABCDE"},
             "correct_option": q["correct_option"], "scorable": q.get("scorable", True), "defects": []}
 

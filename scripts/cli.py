@@ -26,7 +26,10 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scigenbench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="scigenbench",
+        description="Load SciGenBench, generate scientific images (ImgCoder, Diffusers, image APIs), score them.",
+        epilog="Start with `scigenbench demo` (offline). `scigenbench COMMAND --help` explains each command.")
     parser.add_argument("--version", action="version", version=f"scigenbench {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():

@@ -74,8 +74,10 @@ Examples:
     (1.0, 0.5, 1, True)
 """
 
-#: options as JSON: any subset of the letters A-E, values may be None
-_OPTIONS = datasets.Json()
+#: options as JSON: any subset of the letters A-E, values may be None (datasets < 5 lacks Json: pass
+#: json.dumps(options) strings there)
+_OPTIONS = datasets.Json() if hasattr(datasets, "Json") else datasets.Value("string")
+_LIST = getattr(datasets, "List", datasets.Sequence)
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -87,7 +89,7 @@ class InverseQuiz(evaluate.Metric):
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features({
                 "images": datasets.Image(),
-                "quizzes": datasets.List({"question": datasets.Value("string"), "options": _OPTIONS,
+                "quizzes": _LIST({"question": datasets.Value("string"), "options": _OPTIONS,
                                           "correct_option": datasets.Value("string")}),
             }),
             reference_urls=["https://arxiv.org/abs/2601.17027", "https://github.com/SciGenBench/SciGenBench"],
