@@ -2,7 +2,7 @@
 
 It is a chat backend (same ``chat``/``achat`` interface as a real VLM), so the quiz metric runs unchanged with
 ``--judge ocr``. It needs no model and no network: the offline demo, the tests and a free pre-filter use it.
-Numbers it produces are a **proxy** (model id ``ocr-proxy:tesseract``) and are never reported as judge numbers.
+Numbers it produces are a **proxy** (model id ``ocr-proxy:tesseract-v1``) and are never reported as judge numbers.
 
 How it answers: OCR the image (cached per image hash) and pick the option whose text is found in the OCR text
 (exact substring after folding case, whitespace and look-alike characters, else the best fuzzy window match). It
@@ -24,7 +24,9 @@ from typing import Any
 from scigenbench._optional import require
 from scigenbench.generators.backends.base import ChatBackend, ChatResult, PermanentError, Usage
 
-PROXY_MODEL = "tesseract"
+#: the answerer's identity in results and in the response-cache key: bump the version whenever how it reads or
+#: matches changes, so cached answers of an older proxy are never reused
+PROXY_MODEL = "tesseract-v1"
 _OPTION_LINE = re.compile(r"^\s*([A-E])\s*[:.)]\s*(.+?)\s*$")
 
 

@@ -40,7 +40,8 @@ def test_document_renders_deterministically(pool):
 
 
 def test_bare_tikzpicture_in_a_fence_is_wrapped_and_lines_count_in_the_answer(pool):
-    answer = "Here:\n```latex\n\\begin{tikzpicture}\n\\draw (0,0) -- (1,0);\n\\undefinedmacro\n\\end{tikzpicture}\n```"
+    answer = ("Here:\n```latex\n\\begin{tikzpicture}\n\\draw (0,0) -- (1,0);\n\\undefinedmacro\n"
+              "\\end{tikzpicture}\n```")
     r = pool.render_tikz(answer, timeout=20)
     assert r.status == "error"
     assert r.error_line == 5 and "Undefined control sequence" in r.error and "l.5" in r.error
@@ -81,8 +82,19 @@ def test_endless_macro_loop_times_out(pool):
 
 def test_huge_output_is_killed(pool):
     src = ("\\documentclass{standalone}\n\\begin{document}\n\\newwrite\\f\\immediate\\openout\\f=big.txt\n"
-           "\\def\\a{" + "x" * 100 + "}\\edef\\a{\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a}\\edef\\a{\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a}\n"
+           "\\def\\a{" + "x" * 100 + "}" + "\\edef\\a{" + "\\a" * 10 + "}" + "\\edef\\a{" + "\\a" * 10 + "}\n"
            "\\def\\y{\\immediate\\write\\f{\\a}\\y}\\y\n\\end{document}\n")
     r = pool.render_tikz(src, timeout=10)
     assert r.status == "killed" and "file size" in r.error
     assert pool.render_tikz(DOC, timeout=20).status == "ok"
+
+
+def test_cached_preamble_format_gives_identical_bytes_and_falls_back_on_errors(pool):
+    doc = DOC.replace("border=3pt", "border=5pt")  # a preamble no other test uses
+    first = pool.render_tikz(doc, timeout=20)
+    pool.render_tikz(doc, timeout=20)  # second success: the format is built
+    third = pool.render_tikz(doc, timeout=20)
+    assert "cached-format" in third.confinement and "cached-format" not in first.confinement
+    assert third.png == first.png
+    bad = pool.render_tikz(doc.replace(r"\draw (0,0) circle (0.5);", r"\nosuchmacro"), timeout=20)
+    assert bad.status == "error" and bad.error_line == 6 and "cached-format" not in bad.confinement

@@ -201,7 +201,7 @@ def _seed() -> None:
 # ------------------------------------------------------------------------------------------ errors
 
 _BLOCKED_ERRNOS = {errno.EPERM, errno.EACCES, errno.EROFS, errno.ENOSYS, errno.ENETUNREACH, errno.ECONNREFUSED,
-                   errno.EHOSTUNREACH, errno.EAFNOSUPPORT}
+                   errno.EHOSTUNREACH, errno.EAFNOSUPPORT, errno.ESRCH}  # ESRCH: other processes are invisible
 
 
 def _chain(exc: BaseException):
@@ -371,3 +371,4 @@ def warm_up() -> None:
     _orig_savefig(fig, buf, format="png", dpi=50)
     _orig_close("all")
     reset(100)
+    _seed()  # the first numpy.random.seed() costs ~5-10 ms of lazy set-up: pay it once, before forking

@@ -224,6 +224,8 @@ class Seccomp:
                                                ctypes.POINTER(_ArgCmp)]
         lib.seccomp_load.restype = ctypes.c_int
         lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_export_bpf.restype = ctypes.c_int
+        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
         # resolve names once (in the zygote), so a forked child only builds and loads the filter
         self.numbers = {}
@@ -232,9 +234,46 @@ class Seccomp:
             if nr >= 0:
                 self.numbers[name] = nr
 
+    def export_bpf(self) -> bytes:
+        """The filter without the own-pid signal rules, as raw BPF (for :func:`apply_bpf` in forked children).
+
+        Only for use together with Landlock's signal scoping (ABI >= 6), which then confines signals.
+        """
+        ctx = self._build(None)
+        r, w = os.pipe()
+        try:
+            rc = self.lib.seccomp_export_bpf(ctypes.c_void_p(ctx), w)
+            if rc < 0:
+                raise OSError(-rc, f"seccomp_export_bpf: {os.strerror(-rc)}")
+            os.close(w)
+            w = -1
+            chunks = []
+            while True:
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            self.lib.seccomp_release(ctypes.c_void_p(ctx))
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+
     def apply(self) -> str:
         """Load the filter into this process: EPERM for the denied calls, ENOSYS for clone3."""
-        lib, nrs, me = self.lib, self.numbers, os.getpid()
+        ctx = self._build(os.getpid())
+        try:
+            rc = self.lib.seccomp_load(ctypes.c_void_p(ctx))  # sets no_new_privs itself
+            if rc < 0:
+                raise OSError(-rc, f"seccomp_load: {os.strerror(-rc)}")
+        finally:
+            self.lib.seccomp_release(ctypes.c_void_p(ctx))
+        return "seccomp"
+
+    def _build(self, me: int | None) -> int:
+        """A libseccomp context with every rule; signal rules only when ``me`` (this process's pid) is given."""
+        lib, nrs = self.lib, self.numbers
         ctx = lib.seccomp_init(_SCMP_ACT_ALLOW)
         if not ctx:
             raise OSError(errno.ENOMEM, "seccomp_init failed")
@@ -256,14 +295,30 @@ class Seccomp:
             # clone3 passes its flags in memory, which seccomp cannot inspect: ENOSYS makes glibc fall back to clone
             rule(_act_errno(errno.ENOSYS), "clone3")
             # signals only to itself (kill(0) would reach the worker's process group)
-            for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
-                rule(eperm, name, _ArgCmp(0, _SCMP_CMP_NE, me, 0))
-            rc = lib.seccomp_load(ctx)  # sets no_new_privs itself
-            if rc < 0:
-                raise OSError(-rc, f"seccomp_load: {os.strerror(-rc)}")
-        finally:
+            if me is not None:
+                for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+                    rule(eperm, name, _ArgCmp(0, _SCMP_CMP_NE, me, 0))
+        except BaseException:
             lib.seccomp_release(ctx)
-        return "seccomp"
+            raise
+        return ctx
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def apply_bpf(bpf: bytes) -> str:
+    """Load a filter exported by :meth:`Seccomp.export_bpf` (about 20 µs instead of ~1.5 ms to build one)."""
+    if not bpf or len(bpf) % 8:
+        raise OSError(errno.EINVAL, "invalid BPF program")
+    buf = ctypes.create_string_buffer(bpf, len(bpf))
+    prog = _SockFprog(len(bpf) // 8, ctypes.addressof(buf))
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if _libc.prctl(22, ctypes.c_ulong(2), ctypes.c_void_p(ctypes.addressof(prog)), 0, 0) != 0:  # PR_SET_SECCOMP
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_SECCOMP): {os.strerror(err)}")
+    return "seccomp"
 
 
 def seccomp_or_none() -> tuple[Seccomp | None, str]:

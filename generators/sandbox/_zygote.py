@@ -67,6 +67,9 @@ def main() -> None:
     _capture.warm_up()
     abi = _confine.landlock_abi() if config.get("landlock", True) else 0
     seccomp, seccomp_reason = _confine.seccomp_or_none() if config.get("seccomp", True) else (None, "disabled")
+    if seccomp is not None and abi >= 6:
+        # Landlock's signal scope confines signals, so one pid-independent filter serves every child
+        seccomp.bpf = seccomp.export_bpf()
     gc.collect()
     gc.freeze()  # keep the warm heap shared with children (copy-on-write)
     ready = {"ready": True, "startup_s": round(time.monotonic() - t0, 3), "landlock_abi": abi,
@@ -188,7 +191,8 @@ def _confine_child(job: dict, job_dir: str, config: dict, abi: int, seccomp) -> 
     else:
         layers.append("no-landlock")
     if seccomp is not None:
-        layers.append(seccomp.apply())
+        bpf = getattr(seccomp, "bpf", None)
+        layers.append(_confine.apply_bpf(bpf) if bpf else seccomp.apply())
     else:
         layers.append("no-seccomp")
     layers.append("empty-env")

@@ -23,7 +23,8 @@ def doctor(*, probe: bool = True) -> dict:
     plan = _layers.detect()
     layers = {
         "bwrap": {"active": bool(plan.bwrap), "detail": (
-            f"{plan.bwrap_version}; mode={plan.mode}" if plan.bwrap else f"unavailable: {plan.bwrap_error or 'not installed'}")},
+            f"{plan.bwrap_version}; mode={plan.mode}" if plan.bwrap
+            else f"unavailable: {plan.bwrap_error or 'not installed'}")},
         "namespaces": {"active": bool(plan.bwrap), "detail": "mount, pid, net, ipc, uts" if plan.bwrap else "none"},
         "uid-drop": {"active": plan.uid_drop, "detail": (
             "each sandbox runs as a fresh unprivileged uid" if plan.uid_drop else
@@ -32,7 +33,8 @@ def doctor(*, probe: bool = True) -> dict:
                     + (", processes" if plan.uid_drop else "")},
         "landlock": {"active": plan.landlock_abi >= 1, "detail": (
             f"ABI {plan.landlock_abi}" + ("; TCP deny" if plan.landlock_abi >= 4 else "")
-            + ("; signal scope" if plan.landlock_abi >= 6 else "")) if plan.landlock_abi else "not supported by this kernel"},
+            + ("; signal scope" if plan.landlock_abi >= 6 else ""))
+            if plan.landlock_abi else "not supported by this kernel"},
         "seccomp": {"active": plan.seccomp, "detail": "libseccomp.so.2" if plan.seccomp else plan.seccomp_reason},
         "empty-env": {"active": True, "detail": "environment cleared before the program runs"},
         "wall-timeout": {"active": True, "detail": "SIGKILL at the deadline"},

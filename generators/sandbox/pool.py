@@ -121,7 +121,9 @@ class _Zygote:
         else:
             self._host_dir = tempfile.mkdtemp(prefix="scigenbench-sandbox-")
             work = self._host_dir
-        config = {"drop_uid": uid, "landlock": self.plan.landlock_abi >= 1, "seccomp": self.plan.seccomp, "mpl_dir": f"{work}/mpl", "jobs_dir": f"{work}/jobs", "preload": list(self.preload),
+        config = {"drop_uid": uid, "landlock": self.plan.landlock_abi >= 1, "seccomp": self.plan.seccomp,
+                  "mpl_dir": f"{work}/mpl", "jobs_dir": f"{work}/jobs", "preload": list(self.preload),
+                  # what a job may read (Landlock); its own job directory is added read-write per job
                   "read_only": ["/usr", *self.plan.python_roots, self._code_dir(), f"{work}/mpl", "/dev/urandom"]}
         env = {"HOME": f"{work}/home", "MPLCONFIGDIR": f"{work}/mpl", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
                "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -199,6 +201,11 @@ class _Zygote:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        if self.proc is not None and self.proc.stderr is not None and self.proc.poll() is not None:
+            try:
+                self.proc.stderr.close()
+            except (OSError, ValueError):
+                pass
         if self.ctrl is not None:
             self.ctrl.close()
             self.ctrl = None
@@ -209,6 +216,9 @@ class _Zygote:
     def run(self, source: bytes, *, dpi: int, timeout: float, limits: Limits) -> dict:
         """Run one job; returns the raw pieces {header, png, trailer, failure, oversize}."""
         self.jobs += 1
+        ctrl = self.ctrl
+        if ctrl is None:
+            return {"failure": "the sandbox worker is gone", "worker_lost": True}
         src_r, src_w = _pipe(len(source))
         res_r, res_w = os.pipe2(os.O_CLOEXEC)
         job = {"dpi": int(dpi), "timeout": float(timeout),
@@ -221,7 +231,7 @@ class _Zygote:
                 _write_all(src_w, source)  # fits in the pipe buffer: never blocks
             finally:
                 os.close(src_w)
-            socket.send_fds(self.ctrl, [json.dumps(job).encode()], [src_r, res_w])
+            socket.send_fds(ctrl, [json.dumps(job).encode()], [src_r, res_w])
         except OSError as e:
             os.close(res_r)
             return {"failure": f"the sandbox worker is gone: {e}", "worker_lost": True}
@@ -236,8 +246,8 @@ class _Zygote:
             out["failure"] = "timeout"
             return out
         try:
-            self.ctrl.settimeout(max(0.5, deadline - time.monotonic()) + 1.0)
-            raw = self.ctrl.recv(65536)
+            ctrl.settimeout(max(0.5, deadline - time.monotonic()) + 1.0)
+            raw = ctrl.recv(65536)
         except OSError:
             raw = b""
         if not raw:

@@ -16,11 +16,13 @@ class TextArtist:
     text: str
     x: float
     y: float
-    kind: str = "text"  # text, title, xlabel, ylabel, tick, legend, annotation, ...
+    kind: str = "text"  # text, title, suptitle, xlabel, ylabel, zlabel, tick, legend, annotation
 
 
 @dataclass
 class RenderResult:
+    """What one sandboxed render produced; ``status`` is one of :data:`STATUSES` (see the package docstring)."""
+
     status: str
     language: str  # "python" | "tikz"
     png: bytes | None = None
