@@ -11,6 +11,12 @@ from scigenbench.generators.backends.testing import Fault, OpenAICompatServer, R
 
 pytest.importorskip("huggingface_hub")
 
+from huggingface_hub import constants  # noqa: E402
+
+# huggingface_hub refuses every request in offline mode, a loopback server included
+pytestmark = pytest.mark.skipif(constants.HF_HUB_OFFLINE, reason="HF_HUB_OFFLINE is set: InferenceClient "
+                                "refuses all requests, even to the test's loopback server")
+
 USER = [{"role": "user", "content": "hello"}]
 FAST = {"backoff_base": 0.01, "cache": False}
 TOKEN = "hf_SENTINELtoken0123456789"
