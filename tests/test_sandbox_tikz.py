@@ -55,6 +55,19 @@ def test_latex_error_line_in_a_full_document(pool):
     assert r.status == "error" and r.error_line == 6
 
 
+def test_engine_error_without_a_line_reaches_the_result(pool):
+    # T1 fontenc without lmodern needs bitmap EC fonts, which the sandbox never generates
+    import subprocess
+
+    if subprocess.run(["kpsewhich", "sfrm1000.pfb"], capture_output=True, text=True).stdout.strip():
+        pytest.skip("cm-super (Type 1 EC fonts) is installed, so T1 text compiles")
+    doc = ("\\documentclass[tikz]{standalone}\n\\usepackage[T1]{fontenc}\n\\begin{document}\n"
+           "\\begin{tikzpicture}\\node {T1 text};\\end{tikzpicture}\n\\end{document}\n")
+    result = pool.render_tikz(doc, timeout=20)
+    assert result.status == "error"
+    assert "Font ec" in result.error and "not found" in result.error
+
+
 def test_input_of_a_host_file_is_blocked(pool, tmp_path):
     host_file = tmp_path / "host.tex"
     host_file.write_text("HOST-SECRET-77")

@@ -107,7 +107,8 @@ def parse_latex_error(log: str) -> tuple[str | None, int | None, bool]:
     blocked = bool(re.search(r"runsystem\(.*?\)\.\.\.disabled", log.replace("\n", ""), re.S))
     for i, line in enumerate(lines):
         m = re.match(r"^(?:\./)?([^:\s]+\.(?:tex|sty|cls|code\.tex)):(\d+): (.*)$", line)
-        bang = line.startswith("! ")
+        # "! Undefined control sequence." and engine errors such as "!pdfTeX error: ... Font ... not found"
+        bang = line.startswith("!") and not line.startswith("!  ==>")
         if not (m or bang):
             continue
         context = lines[i: i + 12]
@@ -124,7 +125,7 @@ def parse_latex_error(log: str) -> tuple[str | None, int | None, bool]:
                 if lm:
                     number = int(lm.group(1))
                     break
-        text = m.group(3) if m else line[2:]
+        text = m.group(3) if m else line[1:].lstrip()
         fm = re.search(r"File `([^']*)' not found|I can't (?:write on|find) file `([^']*)'", text + "\n" + message)
         if fm:
             target = fm.group(1) or fm.group(2) or ""
