@@ -140,16 +140,16 @@ class SciGenBench(datasets.GeneratorBasedBuilder):
         # the URLs pin a commit, so cached files never go stale: skip the ETag request (works offline too)
         dl_manager.download_config.use_etag = False
         url = _base_url(self.config.base_url)
-        json_path = dl_manager.download(f"{url}/{name}.json")
+        json_path = _fetch(dl_manager, f"{url}/{name}.json")
         _check_sha256(json_path, f"{name}.json", url)
         kwargs: dict[str, Any] = {"split": name, "json_path": json_path}
         if name == "seephys":
             rows, _ = read_json_rows(json_path, name)
             ids = sorted({str(r["id"]) for r in rows if isinstance(r, dict) and "id" in r})
-            kwargs["image_paths"] = dl_manager.download({i: f"{url}/seephys_images/{i}.png" for i in ids})
+            kwargs["image_paths"] = _fetch(dl_manager, {i: f"{url}/seephys_images/{i}.png" for i in ids})
         return kwargs
 
-    def _generate_examples(
+    def _generate_examples(  # noqa: D102 - datasets hook
         self,
         split: str,
         json_path: str | None = None,
@@ -273,10 +273,24 @@ def validate_upstream(
     )
     report = ValidationReport()
     for split in splits:
-        path = manager.download(f"{url}/{split}.json")
+        path = _fetch(manager, f"{url}/{split}.json")
         _check_sha256(path, f"{split}.json", url)
         raw_rows, read_issues = read_json_rows(path, split)
         _, split_report = normalise_rows(raw_rows, split)
         split_report.issues[:0] = read_issues
         report.extend(split_report)
     return report
+
+
+def _fetch(manager: Any, urls: Any) -> Any:
+    """``manager.download(urls)``, with an error that says what to do when the files cannot be fetched."""
+    try:
+        return manager.download(urls)
+    except (OSError, ConnectionError) as exc:  # datasets reports an unreachable URL as FileNotFoundError(url)
+        first = urls if isinstance(urls, str) else next(iter(urls.values()), "")
+        detail = "" if str(exc) == first else f": {exc}"
+        raise ConnectionError(
+            f"Could not download {first} ({type(exc).__name__}{detail}). "
+            "Offline or behind a firewall? Point data_dir= (CLI: --data-dir) or $SCIGENBENCH_DATA_DIR at a local copy "
+            "of upstream data/ (scigen.json, seephys.json, seephys_images/), or set $SCIGENBENCH_DATA_URL to a mirror."
+        ) from exc

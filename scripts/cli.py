@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: command name -> module (in the order ``--help`` lists them)
@@ -55,13 +56,30 @@ def _version() -> str:
     return __version__
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that describe a problem with the input or setup: shown as one line, not as a traceback."""
+    from scigenbench.generators.backends.base import BackendError
+
+    return (OSError, ValueError, ImportError, BackendError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"scigenbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except _user_errors() as exc:
+        if os.environ.get("SCIGENBENCH_DEBUG"):
+            raise
+        print(f"scigenbench {args.command}: error: {exc}\n(set SCIGENBENCH_DEBUG=1 to see the traceback)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -167,3 +167,11 @@ def test_script_module_defines_a_working_builder(ds_cache, monkeypatch):
     builder = module.Scigenbench(config_name="mini", cache_dir=str(ds_cache))
     builder.download_and_prepare()
     assert len(builder.as_dataset(split="test")) == len(load_mini_problems())
+
+
+def test_unreachable_download_says_how_to_use_a_local_copy(monkeypatch, tmp_path):
+    from scigenbench.dataset import load_scigenbench
+
+    monkeypatch.delenv("SCIGENBENCH_DATA_DIR", raising=False)
+    with pytest.raises(ConnectionError, match=r"127\.0\.0\.1:9/scigen\.json.*SCIGENBENCH_DATA_DIR"):
+        load_scigenbench("scigen", base_url="http://127.0.0.1:9", cache_dir=str(tmp_path))
