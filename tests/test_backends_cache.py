@@ -37,6 +37,14 @@ def test_changing_a_semantic_param_misses(tmp_path):
     assert server.calls == 3
 
 
+def test_same_model_name_on_another_server_misses(tmp_path):
+    # two servers may serve different weights under one name: their answers are never shared
+    with OpenAICompatServer(["from A"]) as a, OpenAICompatServer(["from B"]) as b:
+        assert backend_for(a, tmp_path).chat(USER, temperature=0).text == "from A"
+        assert backend_for(b, tmp_path).chat(USER, temperature=0).text == "from B"
+    assert (a.calls, b.calls) == (1, 1)
+
+
 def test_changing_timeout_retries_or_prompt_version_hits(tmp_path):
     with OpenAICompatServer() as server:
         backend_for(server, tmp_path, timeout=30).chat(USER, temperature=0, prompt_version="a")

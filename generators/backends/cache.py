@@ -33,9 +33,17 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "scigenbench"
 
 
-def cache_key(backend: str, model: str, params: dict[str, Any], canonical_messages: list[dict[str, Any]]) -> str:
-    """The content hash identifying one request (``params`` must already be the semantic ones)."""
-    return sha256_json({"backend": backend, "model": model, "params": params, "messages": canonical_messages})
+def cache_key(backend: str, model: str, params: dict[str, Any], canonical_messages: list[dict[str, Any]],
+              endpoint: str | None = None) -> str:
+    """The content hash identifying one request (``params`` must already be the semantic ones).
+
+    ``endpoint`` is the server's public URL (no credentials, no query): two servers that both call their model
+    ``llama3`` may serve different weights, so their answers are never shared.
+    """
+    material = {"backend": backend, "model": model, "params": params, "messages": canonical_messages}
+    if endpoint:
+        material["endpoint"] = endpoint
+    return sha256_json(material)
 
 
 class ResponseCache:

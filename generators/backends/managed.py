@@ -54,7 +54,8 @@ class _Request:
         self.messages = normalize_messages(messages)
         self.params = semantic_params(params)
         self.canonical = canonical_messages(self.messages)
-        self.key = cache_key(backend.inner.name, backend.inner.model, self.params, self.canonical)
+        self.key = cache_key(backend.inner.name, backend.inner.model, self.params, self.canonical,
+                             endpoint=backend.endpoint)
         self.images = [img.provenance() for img in images_of(self.messages)]
 
 
@@ -85,6 +86,8 @@ class ManagedBackend(ChatBackend):
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.inner = inner
+        #: the server's public URL (None for local backends): part of the cache key
+        self.endpoint = inner.describe().get("endpoint")
         self.name, self.model = inner.name, inner.model
         self.cache = ResponseCache(cache_dir) if cache else None
         self.max_retries, self.timeout, self.deadline = int(max_retries), float(timeout), deadline
