@@ -46,6 +46,8 @@ class DiffusersConfig:
         guidance: the pipeline's own guidance knob (Qwen-Image: ``true_cfg_scale``; HunyuanImage: its guider's
             scale, or ``distilled_guidance_scale`` for distilled checkpoints; others: ``guidance_scale``).
         width, height: image size in pixels (multiples of 16 for Qwen-Image and HunyuanImage).
+        aspect: ``"W:H"`` (e.g. ``"16:9"``): overrides the shape, keeping the pixel area of width × height,
+            rounded to multiples of 16.
         negative_prompt: used by pipelines that do classifier-free guidance.
         batch_size: problems per pipeline call.
         seed: base seed; each item's seed is derived from (seed, item id), so it does not depend on order.
@@ -64,6 +66,7 @@ class DiffusersConfig:
     guidance: float | None = None
     width: int = 1024
     height: int = 1024
+    aspect: str | None = None
     negative_prompt: str | None = DEFAULT_NEGATIVE_PROMPT
     batch_size: int = 1
     seed: int = 0
@@ -79,6 +82,23 @@ def item_seed(base_seed: int, item_id: str) -> int:
     """Deterministic per-item seed, independent of batch composition and run order."""
     digest = hashlib.sha256(f"{base_seed}:{item_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def size_for_aspect(aspect: str, width: int, height: int, multiple: int = 16) -> tuple[int, int]:
+    """(width, height) with the ratio ``aspect`` ("W:H") and about the pixel area of ``width`` × ``height``.
+
+    >>> size_for_aspect("16:9", 1024, 1024)
+    (1360, 768)
+    """
+    try:
+        w_ratio, h_ratio = (float(x) for x in aspect.split(":"))
+        if w_ratio <= 0 or h_ratio <= 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"aspect={aspect!r} is not of the form 'W:H' with positive numbers, e.g. '16:9'") from None
+    scale = (width * height / (w_ratio * h_ratio)) ** 0.5
+    return (max(multiple, round(w_ratio * scale / multiple) * multiple),
+            max(multiple, round(h_ratio * scale / multiple) * multiple))
 
 
 def build_prompt(problem: dict[str, Any]) -> str:
@@ -97,6 +117,8 @@ class DiffusersGenerator(Generator):
     max_concurrency = 1  # one pipeline on one device: batches, not threads
 
     def __init__(self, config: DiffusersConfig, pipeline: Any = None):
+        if config.aspect:
+            config.width, config.height = size_for_aspect(config.aspect, config.width, config.height)
         self.cfg = config
         self.batch_size = max(1, int(config.batch_size))
         self._torch = require("torch", extra="diffusers", purpose="local Diffusers generators")

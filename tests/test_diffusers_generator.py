@@ -105,3 +105,13 @@ def test_missing_torch_names_the_extra(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "scigenbench[diffusers]" in out.stdout, out.stdout + out.stderr
+
+
+def test_aspect_keeps_the_area_and_sixteen_pixel_multiples(pipeline_dir):
+    gen = get_generator(f"diffusers:{pipeline_dir}", **{**TINY, "width": 64, "height": 64}, aspect="2:1")
+    out = gen.generate(PROBLEMS[0])
+    assert (out.extra["width"], out.extra["height"]) == (96, 48)
+    from PIL import Image
+    import io
+
+    assert Image.open(io.BytesIO(out.image_png)).size == (96, 48)
