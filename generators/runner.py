@@ -249,8 +249,9 @@ def render_outcome(output: GenerationOutput) -> tuple[bool, bool] | None:
 class _BudgetStop:
     """Marker returned by a worker whose generator ran out of budget: the item is not recorded."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, usage: dict[str, Any] | None = None):
         self.reason = reason
+        self.usage = usage or {}  # what the item spent before the budget stopped it (counted, not recorded)
 
 
 class _Loop:
@@ -303,8 +304,12 @@ class _Loop:
             unit = next(queue, None)
             if unit is None:
                 return
-            if self._budget_would_pass(in_flight=len(pending) * batch_size + len(unit)):
-                self._stop("budget", f"budget ${self.budget_usd:.4f} reached (spent ${self.summary.cost_usd:.4f})")
+            in_flight = len(pending) * batch_size + len(unit)
+            if self._budget_would_pass(in_flight=in_flight):
+                spent = self.summary.cost_usd
+                per_item = spent / self.n_costed if self.n_costed else 0.0
+                self._stop("budget", f"budget ${self.budget_usd:.4f} would be passed: spent ${spent:.4f}, about "
+                                     f"${per_item:.4f} per item, {in_flight} more item(s) in flight or next")
                 return
             pending[pool.submit(_generate_unit, self.generator, unit, batch_size > 1)] = unit
 
@@ -325,6 +330,7 @@ class _Loop:
         for problem, output in zip(unit, outputs):
             if isinstance(output, _BudgetStop):
                 self._stop("budget", output.reason)
+                self._add_usage(output.usage)
                 continue
             self._record(str(problem["id"]), output)
         self._update_bar()
@@ -350,11 +356,8 @@ class _Loop:
         s.n_attempted += 1
         s.counts[output.status] = s.counts.get(output.status, 0) + 1
         usage = output.usage or {}
-        s.calls += int(usage.get("calls", 0) or 0)
-        s.prompt_tokens += int(usage.get("prompt_tokens", 0) or 0)
-        s.completion_tokens += int(usage.get("completion_tokens", 0) or 0)
+        self._add_usage(usage)
         if usage.get("cost_usd") is not None:
-            s.cost_usd += float(usage["cost_usd"])
             self.n_costed += 1
         outcome = render_outcome(output)
         if outcome is not None:
@@ -363,6 +366,13 @@ class _Loop:
             s.n_render_ok += outcome[1]
             s.n_verified_first_try += bool(output.extra.get("verified_first_try"))
             s.n_verified += bool(output.extra.get("verified"))
+
+    def _add_usage(self, usage: dict[str, Any]) -> None:
+        s = self.summary
+        s.calls += int(usage.get("calls", 0) or 0)
+        s.prompt_tokens += int(usage.get("prompt_tokens", 0) or 0)
+        s.completion_tokens += int(usage.get("completion_tokens", 0) or 0)
+        s.cost_usd += float(usage.get("cost_usd") or 0.0)
 
     def _budget_would_pass(self, *, in_flight: int) -> bool:
         if self.budget_usd is None:
@@ -405,7 +415,7 @@ def _generate_unit(generator: Generator, unit: list[dict[str, Any]], batched: bo
     result: list[GenerationOutput | _BudgetStop] = []
     for output in outputs:
         if output.status == "budget_exceeded":
-            result.append(_BudgetStop(output.error or "budget exceeded"))
+            result.append(_BudgetStop(output.error or "budget exceeded", output.usage))
             continue
         output.timings = dict(output.timings or {})
         output.timings.setdefault("total", wall)
@@ -462,14 +472,15 @@ def plan_work_readonly(problems: Sequence[dict[str, Any]], run_dir: str | Path, 
     return plan.todo, len(plan.skipped_done), n_failed
 
 
-def estimate_requests(generator: Generator | None, problems: Sequence[dict[str, Any]], *, spec: str = ""
-                      ) -> dict[str, Any]:
+def estimate_requests(generator: Generator | None, problems: Sequence[dict[str, Any]], *, spec: str = "",
+                      options: dict[str, Any] | None = None) -> dict[str, Any]:
     """A rough count of the model requests (and tokens, where it applies) a run over ``problems`` would make.
 
     A generator may define ``estimate_requests(problems) -> dict`` for a better answer; otherwise the estimate
     follows the generator kind: ``text-card`` makes no calls, an image API one request per item, a Diffusers
     model one local pipeline call per batch, ImgCoder (1 or 3 stage calls) plus up to its repair rounds, with
-    prompt tokens approximated as characters / 4.
+    prompt tokens approximated as characters / 4. When the generator could not be built (``None``), its
+    ``options`` (e.g. ``stages``, ``max_repair_rounds``) still shape the estimate.
     """
     if generator is not None and hasattr(generator, "estimate_requests"):
         return dict(generator.estimate_requests(list(problems)))
@@ -486,14 +497,27 @@ def estimate_requests(generator: Generator | None, problems: Sequence[dict[str, 
         batch = int(getattr(generator, "batch_size", 1) or 1)
         return {"items": n, "pipeline_calls": -(-n // batch), "api_calls": 0}
     if kind == "imgcoder":
-        return _estimate_imgcoder(generator, problems)
+        return _estimate_imgcoder(generator, problems, options or {})
     return {"items": n, "model_calls": "unknown for this generator"}
 
 
-def _estimate_imgcoder(generator: Generator | None, problems: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _estimate_imgcoder(generator: Generator | None, problems: Sequence[dict[str, Any]],
+                       options: dict[str, Any]) -> dict[str, Any]:
     """First-try calls and prompt tokens from ImgCoder's own prompt builders (~4 characters per token); the
     answers fed back into later stages and the completions are typical sizes, not measurements."""
-    config = generator.config() if generator is not None else {}
+    if generator is not None:
+        config = generator.config()
+    else:
+        from dataclasses import asdict, fields
+
+        from scigenbench.generators.imgcoder import ImgCoderConfig
+
+        names = {f.name for f in fields(ImgCoderConfig)}
+        config = asdict(ImgCoderConfig())
+        try:
+            config = asdict(ImgCoderConfig.from_options(**{k: v for k, v in options.items() if k in names}))
+        except (TypeError, ValueError):
+            pass  # a bad option: the real run reports it; estimate with the defaults
     single = config.get("stages") == "single"
     repairs = int(config.get("max_repair_rounds", 2) or 0)
     stage_calls = 1 if single else 3

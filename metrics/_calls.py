@@ -30,12 +30,27 @@ def image_bytes(image: ImageLike) -> bytes:
     raise TypeError(f"expected image bytes, a path or a PIL image, got {type(image).__name__}")
 
 
+class UnreadableImageError(ValueError):
+    """The image bytes cannot be decoded or encoded for sending (corrupt file, decompression bomb, too big).
+
+    The metrics record such an item as *missing* (PROTOCOL §4): the generator produced no usable image, and a
+    re-run cannot change that, so it must not hide among the unscored items (upstream scored it 0 in SciGen quizzes
+    and excluded it elsewhere; switch ``corrupted="upstream"``)."""
+
+    def __init__(self, message: str, sha256: str):
+        super().__init__(message)
+        self.sha256 = sha256
+
+
 def prepare_image(image: ImageLike) -> tuple[Any, str]:
     """Encode an image once for sending: ``(payload, sha256 of the exact bytes sent)``.
 
     Uses the project encoder (``scigenbench.generators.backends.images.encode_image``: alpha on white, long side
-    ≤ 2,048, PNG with a byte cap) so the hash recorded is the hash of what the backend sends. Undecodable bytes are
-    passed through unchanged (the backend's failure is then recorded) and hashed as they are.
+    ≤ 2,048, PNG with a byte cap) so the hash recorded is the hash of what the backend sends (the backend passes
+    an already encoded image through unchanged).
+
+    Raises:
+        UnreadableImageError: the bytes are not a decodable image (or are a decompression bomb / too big).
     """
     data = image_bytes(image)
     try:
@@ -44,9 +59,84 @@ def prepare_image(image: ImageLike) -> tuple[Any, str]:
         return data, sha256_hex(data)
     try:
         encoded = encode_image(data)
-    except Exception:  # noqa: BLE001 - an undecodable image: the backend call fails and is recorded
-        return data, sha256_hex(data)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means the same: no usable image
+        raise UnreadableImageError(f"image unreadable: {type(exc).__name__}: {exc}"[:300], sha256_hex(data)) from exc
     return encoded, encoded.sha256
+
+
+#: JPEG qualities of upstream's quiz/ve ladder (PROTOCOL §3)
+UPSTREAM_JPEG_QUALITIES = (95, 85, 75, 65, 55, 45, 35, 25, 15, 10, 5)
+UPSTREAM_B64_LIMIT = 2 * 1024 * 1024
+
+
+def upstream_image(image: ImageLike, kind: str) -> bytes:
+    """Re-create the pixels upstream sent (switch ``image_encoding="upstream"``, PROTOCOL §3).
+
+    ``kind="judge"``: ``convert("RGB")`` (alpha dropped, not composited), full resolution, PNG.
+    ``kind="quiz"`` (quiz and ve): ``convert("RGB")``; long side > 1,024 LANCZOS-resized to 1,024; JPEG
+    (``optimize=True``) at quality 95, 85, …, 5 until the base64 is ≤ 2 MiB; else shrink 20 % per step at q5 down
+    to 256 px; last resort 256×256 at q5 (aspect lost). The result then goes through the project encoder like any
+    image, so the model sees upstream's pixels (losslessly re-wrapped as PNG) and the sent bytes are hashed.
+
+    Raises:
+        UnreadableImageError: undecodable bytes.
+    """
+    import base64
+
+    from PIL import Image
+
+    data = image_bytes(image)
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        img = img.convert("RGB")
+    except Exception as exc:  # noqa: BLE001
+        raise UnreadableImageError(f"image unreadable: {type(exc).__name__}: {exc}"[:300], sha256_hex(data)) from exc
+    if kind == "judge":
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return buf.getvalue()
+    if kind != "quiz":
+        raise ValueError(f"kind must be 'judge' or 'quiz', got {kind!r}")
+    if max(img.size) > 1024:
+        scale = 1024 / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+
+    def jpeg(im: Any, quality: int) -> bytes:
+        buf = io.BytesIO()
+        im.save(buf, format="JPEG", quality=quality, optimize=True)
+        return buf.getvalue()
+
+    for quality in UPSTREAM_JPEG_QUALITIES:
+        out = jpeg(img, quality)
+        if len(base64.b64encode(out)) <= UPSTREAM_B64_LIMIT:
+            return out
+    while min(img.size) > 256:
+        img = img.resize((max(256, int(img.width * 0.8)), max(256, int(img.height * 0.8))), Image.LANCZOS)
+        out = jpeg(img, 5)
+        if len(base64.b64encode(out)) <= UPSTREAM_B64_LIMIT:
+            return out
+    return jpeg(img.resize((256, 256), Image.LANCZOS), 5)
+
+
+def prepare_for(image: ImageLike, kind: str, image_encoding: str = "default") -> tuple[Any, str]:
+    """:func:`prepare_image`, after :func:`upstream_image` when ``image_encoding="upstream"``."""
+    if image_encoding not in ("default", "upstream"):
+        raise ValueError(f"image_encoding must be 'default' or 'upstream', got {image_encoding!r}")
+    return prepare_image(upstream_image(image, kind) if image_encoding == "upstream" else image)
+
+
+def corrupted_result(exc: UnreadableImageError, corrupted: str, base: dict[str, Any]) -> Any:
+    """The record of an undecodable image: *missing* by default; *unscored* (left out of every mean, as upstream's
+    error rows were) with ``corrupted="upstream"``."""
+    from scigenbench.metrics.records import MISSING, UNSCORED, ItemResult
+
+    if corrupted not in ("default", "upstream"):
+        raise ValueError(f"corrupted must be 'default' or 'upstream', got {corrupted!r}")
+    if corrupted == "upstream":
+        return ItemResult(state=UNSCORED, reason=f"corrupted image excluded (upstream): {exc}"[:300],
+                          **{**base, "image_sha256": exc.sha256})
+    return ItemResult(state=MISSING, reason=str(exc), **{**base, "image_sha256": exc.sha256})
 
 
 def user_message(text: str, image: Any = None) -> list[dict[str, Any]]:

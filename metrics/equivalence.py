@@ -37,6 +37,11 @@ def normalise_answer(text: str) -> str:
 def _to_sympy(text: str):
     if len(text) > _MAX_LEN or not text or not _ALLOWED_CHARS.match(text):
         return None
+    # only thousands separators may be dropped ("1,000"); "1, 2" or "1,2" is a list, and "1 2" would be read
+    # as 1*2 by implicit multiplication: neither is provable here
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+    if "," in text or re.search(r"[\d.]\s+[\d.]", text):
+        return None
     if any(name not in _ALLOWED_NAMES for name in re.findall(r"[A-Za-z]+", text)):
         return None
     try:
@@ -48,7 +53,7 @@ def _to_sympy(text: str):
 
     transformations = standard_transformations + (implicit_multiplication_application, convert_xor)
     try:
-        return parse_expr(text.replace(",", ""), transformations=transformations, evaluate=True)
+        return parse_expr(text, transformations=transformations, evaluate=True)
     except Exception:  # sympy raises many types for malformed input
         return None
 
@@ -60,7 +65,8 @@ def _decimals(text: str) -> int | None:
 
 def answers_equivalent(candidate: str, gold: str) -> bool:
     """True only when ``candidate`` provably equals ``gold``: same normalised text, or sympy-equal expressions,
-    or numbers that agree to the gold's stated decimals (relative 1e-6 otherwise).
+    or numbers that agree to the gold's stated decimals (relative 1e-6 otherwise, never an absolute tolerance).
+    Lists ("1, 2") and numbers separated by spaces are never settled here.
 
     >>> answers_equivalent("$\\\\frac{1}{2}$", "0.5")
     True
@@ -72,7 +78,9 @@ def answers_equivalent(candidate: str, gold: str) -> bool:
     c, g = normalise_answer(candidate), normalise_answer(gold)
     if not c or not g:
         return False
-    if c.lower() == g.lower():
+    # case matters in units and symbols ("5 mA" is not "5 MA"); only single-letter answers (choice letters, D12)
+    # compare case-insensitively
+    if c == g or (len(g) == 1 and c.lower() == g.lower()):
         return True
     if _expressions_equal(c, g):
         return True
@@ -95,7 +103,8 @@ def _expressions_equal(c: str, g: str) -> bool:
             if decimals is not None and decimals >= 1 and len(g.replace("-", "").replace(".", "").lstrip("0")) >= 2:
                 if round(vc, decimals) == round(vg, decimals):
                     return True
-            return abs(vc - vg) <= 1e-6 * max(1.0, abs(vg))
+            # relative only: an absolute floor would make 0 "equal" to 6.67e-11
+            return vc == vg or abs(vc - vg) <= 1e-6 * abs(vg)
         import sympy
 
         return sympy.simplify(ec - eg) == 0

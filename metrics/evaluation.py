@@ -26,6 +26,11 @@ from scigenbench.metrics.store import ResultStore, result_key, write_parquet
 METRICS = ("judge", "quiz", "quiz_blind", "rinv", "fidelity")
 #: CLI aliases
 ALIASES = {"blind": "quiz_blind", "r_inv": "rinv", "ve": "rinv"}
+#: upstream-compatibility switches (PROTOCOL §7) accepted by :func:`evaluate_run`: name -> (default, compat values).
+#: Results produced with any of them on are labelled ``protocol="upstream-compat"`` and keyed apart.
+COMPAT_SWITCHES = {"fidelity": ("default", ("upstream",)), "judge_parse": ("strict", ("fence_only",)),
+                   "quiz_grader": ("rule", ("llm",)), "options": ("repaired", ("raw",)),
+                   "image_encoding": ("default", ("upstream",)), "corrupted": ("default", ("upstream",))}
 #: metrics the OCR proxy can answer (it only reads multiple-choice quizzes)
 PROXY_METRICS = {"quiz", "quiz_blind", "fidelity"}
 
@@ -169,8 +174,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                  data_dir: str | None = None, concurrency: int = 4, dry_run: bool = False, blind: bool = False,
                  progress: bool = True, backend_options: dict[str, Any] | None = None,
                  fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
-                 n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None
-                 ) -> EvalReport:
+                 n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None,
+                 compat: dict[str, str] | None = None) -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
@@ -193,8 +198,13 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             ``(model, processor, tokenizer)`` tuple).
         fid: with ``fidelity``, also compute FID/KID (Inception-v3 unless ``feature_extractor`` is given).
         feature_extractor: images -> N×D features for FID/KID.
+        compat: further upstream-compatibility switches (PROTOCOL §7): ``options="raw"`` (quiz: stored, unrepaired
+            options), ``image_encoding="upstream"`` (judge: RGB PNG without alpha compositing; quiz/R_inv:
+            upstream's JPEG ladder), ``corrupted="upstream"`` (undecodable image: 0 in SciGen quizzes, left out
+            elsewhere; default: missing). Each result records its active switches.
     """
     started = time.perf_counter()
+    extra = validate_compat(compat)
     run = open_run(run_dir)
     metrics = normalise_metrics(metrics, blind=blind)
     if problems is None:
@@ -214,14 +224,19 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     judge_id = model_id(judge_backend) if judge_backend is not None else judge
     grader_id = model_id(grader_backend) if grader_backend is not None else grader
     report = EvalReport(Path(run_dir), metrics, dry_run=dry_run)
-    known = {str(p["id"]) for p in problems}
+    ids = [str(p["id"]) for p in problems]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"problem ids must be unique (each item is scored once per metric); duplicated: "
+                         f"{', '.join(dupes[:5])}")
+    known = set(ids)
     report.unknown_ids = sorted(i for i in run.images if i not in known)
     eval_dir = run.root / "eval"
     file_shas = {p["id"]: _file_sha(run.image(str(p["id"]))) for p in problems}
     for metric in metrics:
         _evaluate_metric(metric, problems, run, file_shas, eval_dir, report, judge_backend, grader_backend,
                          judge_id, grader_id, concurrency=concurrency, dry_run=dry_run, progress=progress,
-                         fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader)
+                         fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader, **extra)
     if not dry_run:
         for metric in metrics:
             report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
@@ -277,11 +292,31 @@ def _build(spec: Any, options: dict[str, Any], dry_run: bool) -> Any:
         raise
 
 
-def _switches(metric: str, fidelity_mode: str, judge_parse: str, quiz_grader: str) -> str:
+def validate_compat(compat: dict[str, str] | None) -> dict[str, str]:
+    """Check the ``options``/``image_encoding``/``corrupted`` switches; returns them with defaults filled in."""
+    out = {name: COMPAT_SWITCHES[name][0] for name in ("options", "image_encoding", "corrupted")}
+    for name, value in (compat or {}).items():
+        if name not in out or (value != COMPAT_SWITCHES[name][0] and value not in COMPAT_SWITCHES[name][1]):
+            choices = ", ".join(f"{n}={v}" for n in out for v in COMPAT_SWITCHES[n][1])
+            raise ValueError(f"unknown compatibility switch {name}={value!r}; available here: {choices} "
+                             "(fidelity, judge_parse and quiz_grader have their own arguments)")
+        out[name] = value
+    return out
+
+
+def _switches(metric: str, fidelity_mode: str, judge_parse: str, quiz_grader: str, options: str = "repaired",
+              image_encoding: str = "default", corrupted: str = "default") -> str:
     """Active compatibility switches of ``metric`` (part of the result key, so modes never mix)."""
-    active = {"judge": [f"judge_parse={judge_parse}"] if judge_parse != "strict" else [],
-              "quiz": [f"quiz_grader={quiz_grader}"] if quiz_grader != "rule" else [],
-              "quiz_blind": [f"quiz_grader={quiz_grader}"] if quiz_grader != "rule" else [],
+    from scigenbench.metrics.judge import judge_switches
+    from scigenbench.metrics.quiz import quiz_switches
+
+    encoding = ["image_encoding=upstream"] if image_encoding == "upstream" else []
+    broken = ["corrupted=upstream"] if corrupted == "upstream" else []
+    active = {"judge": judge_switches(judge_parse=judge_parse, image_encoding=image_encoding, corrupted=corrupted),
+              "quiz": quiz_switches(quiz_grader=quiz_grader, options=options, image_encoding=image_encoding,
+                                    corrupted=corrupted),
+              "quiz_blind": quiz_switches(quiz_grader=quiz_grader, options=options, blind=True),
+              "rinv": encoding + broken,
               "fidelity": [f"fidelity={fidelity_mode}"] if fidelity_mode != "default" else []}
     return ",".join(active.get(metric, []))
 
@@ -291,7 +326,13 @@ def _key_for(metric: str, item_id: str, judge_id: str | None, grader_id: str | N
     if metric == "fidelity":
         return result_key(item_id, metric, None, None, None, file_sha, switches)
     grader = grader_id if metric in ("quiz", "quiz_blind", "rinv") else None  # the judge metric uses no grader
-    return result_key(item_id, metric, judge_id, grader, prompt_version(metric),
+    version = prompt_version(metric)
+    # the grader's template decides scores too: a reworded grader prompt must not reuse old verdicts
+    if metric == "rinv":
+        version += "+" + prompt_version("rinv_grader")
+    elif metric in ("quiz", "quiz_blind") and grader_id:
+        version += "+" + prompt_version("letter_grader")
+    return result_key(item_id, metric, judge_id, grader, version,
                       None if metric == "quiz_blind" else file_sha, switches)
 
 
@@ -303,10 +344,11 @@ def _is_final(row: dict[str, Any]) -> bool:
 def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages, file_shas: dict[str, str | None],
                      eval_dir: Path, report: EvalReport, judge_backend: Any, grader_backend: Any,
                      judge_id: str | None, grader_id: str | None, *, concurrency: int, dry_run: bool,
-                     progress: bool, fidelity_mode: str, judge_parse: str, quiz_grader: str = "rule") -> None:
+                     progress: bool, fidelity_mode: str, judge_parse: str, quiz_grader: str = "rule",
+                     options: str = "repaired", image_encoding: str = "default", corrupted: str = "default") -> None:
     store = ResultStore(eval_dir, metric)
     existing = store.load()
-    switches = _switches(metric, fidelity_mode, judge_parse, quiz_grader)
+    switches = _switches(metric, fidelity_mode, judge_parse, quiz_grader, options, image_encoding, corrupted)
     current: dict[str, ItemResult] = {}
     todo = []
     for p in problems:
@@ -325,7 +367,8 @@ def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages
 
     def work(problem: dict[str, Any], key: str) -> ItemResult:
         record = score_item(metric, problem, run, judge_backend, grader_backend, fidelity_mode=fidelity_mode,
-                            judge_parse=judge_parse, quiz_grader=quiz_grader)
+                            judge_parse=judge_parse, quiz_grader=quiz_grader, options=options,
+                            image_encoding=image_encoding, corrupted=corrupted)
         store.append(key, record)
         with lock:
             current[str(problem["id"])] = record
@@ -357,7 +400,8 @@ def _progress_bar(total: int, metric: str, enabled: bool):
 
 
 def score_item(metric: str, problem: dict[str, Any], run: RunImages, judge_backend: Any, grader_backend: Any, *,
-               fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule") -> ItemResult:
+               fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
+               options: str = "repaired", image_encoding: str = "default", corrupted: str = "default") -> ItemResult:
     """Score one item of a run with one metric (the image is read from the run folder)."""
     from scigenbench.metrics import fidelity, judge, quiz, rinv
 
@@ -366,12 +410,15 @@ def score_item(metric: str, problem: dict[str, Any], run: RunImages, judge_backe
     image = path.read_bytes() if path is not None else None
     missing = run.missing_reason(item_id)
     if metric == "judge":
-        return judge.judge_item(problem, image, judge_backend, missing_reason=missing, judge_parse=judge_parse)
+        return judge.judge_item(problem, image, judge_backend, missing_reason=missing, judge_parse=judge_parse,
+                                image_encoding=image_encoding, corrupted=corrupted)
     if metric in ("quiz", "quiz_blind"):
         return quiz.quiz_item(problem, image, judge_backend, grader=grader_backend, blind=metric == "quiz_blind",
-                              missing_reason=missing, quiz_grader=quiz_grader)
+                              missing_reason=missing, quiz_grader=quiz_grader, options=options,
+                              image_encoding=image_encoding, corrupted=corrupted)
     if metric == "rinv":
-        return rinv.rinv_item(problem, image, judge_backend, grader=grader_backend, missing_reason=missing)
+        return rinv.rinv_item(problem, image, judge_backend, grader=grader_backend, missing_reason=missing,
+                              image_encoding=image_encoding, corrupted=corrupted)
     return fidelity.fidelity_item(problem, image, problem.get("image"), mode=fidelity_mode, missing_reason=missing)
 
 
@@ -412,6 +459,9 @@ def _write_outputs(report: EvalReport, eval_dir: Path, problems: list[dict[str, 
                                                                         report.records["rinv"])
     summary_path = eval_dir / "summary.json"
     previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    if ("quiz" in report.metrics) != ("rinv" in report.metrics):
+        # the pooled number of an earlier quiz+rinv evaluation no longer matches the re-evaluated metric
+        previous.get("metrics", {}).pop("pooled_upstream", None)
     previous.setdefault("metrics", {}).update(report.summaries)
     previous.update(run_dir=str(report.run_dir), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     tmp = summary_path.with_suffix(".json.tmp")

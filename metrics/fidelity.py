@@ -11,8 +11,9 @@ Project defaults (``fidelity="default"``), every choice recorded in the result:
 - FID: features from a pluggable extractor (Inception-v3 pool features by default) over the images padded on
   white to a square and resized to 299×299; reported with N and KID, since FID is strongly biased at N ≤ 330.
 
-``fidelity="upstream"`` reproduces upstream: the reference resized (bicubic) to the generated size, SSIM
-``win_size=3``, square 224/299 resizes without padding, and float [0,1] CLIP input that the processor rescales a
+``fidelity="upstream"`` reproduces upstream: ``convert("RGB")`` (alpha dropped, not composited), the reference
+resized (bicubic) to the generated size, SSIM ``win_size=3``, square 224/299 bilinear resizes without padding (what
+torchvision's ``Resize`` does on PIL images), and float [0,1] CLIP input that the processor rescales a
 second time (a known defect: the model sees near-black images). Such results are labelled upstream-compat.
 """
 
@@ -48,6 +49,18 @@ def to_rgb(image: Any):
     return img.convert("RGB")
 
 
+def _rgb(image: Any, mode: str):
+    """RGB as the mode reads it: composited on white (default) or upstream's plain ``convert("RGB")``."""
+    if mode != "upstream":
+        return to_rgb(image)
+    from PIL import Image
+
+    from scigenbench.metrics._calls import image_bytes
+
+    img = image if isinstance(image, Image.Image) else Image.open(io.BytesIO(image_bytes(image)))
+    return img.convert("RGB")
+
+
 def pad_to_aspect(img, aspect: float, fill=(255, 255, 255)):
     """Pad ``img`` on ``fill`` (centred) to width/height ratio ``aspect``."""
     from PIL import Image
@@ -69,7 +82,7 @@ def aligned_pair(generated: Any, reference: Any, mode: str = "default") -> tuple
     from PIL import Image
 
     _check_mode(mode)
-    gen, ref = to_rgb(generated), to_rgb(reference)
+    gen, ref = _rgb(generated, mode), _rgb(reference, mode)
     if mode == "upstream":
         if ref.size != gen.size:
             ref = ref.resize(gen.size, Image.BICUBIC)
@@ -113,9 +126,9 @@ def clip_pixel_values(images: Sequence[Any], processor: Any, mode: str = "defaul
     _check_mode(mode)
     arrays = []
     for image in images:
-        img = to_rgb(image)
-        if mode == "upstream":
-            arrays.append(np.asarray(img.resize((224, 224), Image.BICUBIC), dtype=np.float32) / 255.0)
+        img = _rgb(image, mode)
+        if mode == "upstream":  # torchvision Resize((224, 224)) on a PIL image = PIL bilinear
+            arrays.append(np.asarray(img.resize((224, 224), Image.BILINEAR), dtype=np.float32) / 255.0)
         else:
             arrays.append(np.asarray(pad_to_aspect(img, 1.0), dtype=np.uint8))
     return processor(images=arrays, return_tensors="pt")["pixel_values"]
@@ -199,14 +212,15 @@ def fid_inputs(images: Sequence[Any], size: int = 299, mode: str = "default") ->
 
     out = []
     for image in images:
-        img = to_rgb(image)
+        img = _rgb(image, mode)
         if mode == "default":
             img = pad_to_aspect(img, 1.0)
-        out.append(np.asarray(img.resize((size, size), Image.BICUBIC), dtype=np.uint8).transpose(2, 0, 1))
+        resample = Image.BILINEAR if mode == "upstream" else Image.BICUBIC  # upstream: torchvision Resize on PIL
+        out.append(np.asarray(img.resize((size, size), resample), dtype=np.uint8).transpose(2, 0, 1))
     return np.stack(out)
 
 
-def inception_extractor() -> FeatureExtractor:
+def inception_extractor(mode: str = "default") -> FeatureExtractor:
     """The default FID feature extractor: Inception-v3 2048-d pool features, from whichever implementation is
     installed (``torchmetrics``/``torch-fidelity`` FID Inception, else ``torchvision``'s ImageNet Inception-v3).
 
@@ -224,7 +238,7 @@ def inception_extractor() -> FeatureExtractor:
             import torch
 
             with torch.no_grad():
-                return net(torch.from_numpy(fid_inputs(images))).numpy().reshape(len(images), -1)
+                return net(torch.from_numpy(fid_inputs(images, mode=mode))).numpy().reshape(len(images), -1)
 
         return extract
     except Exception as exc:  # not installed, or weights not downloadable offline
@@ -239,7 +253,7 @@ def inception_extractor() -> FeatureExtractor:
         def extract_tv(images: Sequence[Any]) -> np.ndarray:
             import torch
 
-            x = weights.transforms()(torch.from_numpy(fid_inputs(images)))
+            x = weights.transforms()(torch.from_numpy(fid_inputs(images, mode=mode)))
             with torch.no_grad():
                 return net(x).numpy()
 
@@ -257,7 +271,8 @@ def fid_kid(generated: Sequence[Any], references: Sequence[Any], *,
     """FID and KID between the generated images and their references, with N (pairs used)."""
     if len(generated) != len(references):
         raise ValueError(f"fid_kid needs paired lists, got {len(generated)} generated and {len(references)} refs")
-    extractor = feature_extractor or inception_extractor()
+    _check_mode(mode)
+    extractor = feature_extractor or inception_extractor(mode)
     fake, real = np.asarray(extractor(list(generated))), np.asarray(extractor(list(references)))
     return {"fid": fid_from_features(real, fake), "kid": kid_from_features(real, fake), "n": len(generated),
             "feature_dim": int(real.shape[1]), "mode": mode,

@@ -23,8 +23,18 @@ def judge_prompt(problem: dict[str, Any]) -> str:
     return render_prompt("judge", caption=problem["question"].strip())
 
 
+def judge_switches(*, judge_parse: str = "strict", image_encoding: str = "default",
+                   corrupted: str = "default") -> list[str]:
+    """The active compatibility switches of a judge evaluation, as recorded with each result."""
+    active = [f"judge_parse={judge_parse}"] if judge_parse != "strict" else []
+    active += ["image_encoding=upstream"] if image_encoding == "upstream" else []
+    active += ["corrupted=upstream"] if corrupted == "upstream" else []
+    return active
+
+
 def judge_item(problem: dict[str, Any], image: _calls.ImageLike | None, backend: Any, *,
-               missing_reason: str = "no image", judge_parse: str = "strict", **params: Any) -> ItemResult:
+               missing_reason: str = "no image", judge_parse: str = "strict", image_encoding: str = "default",
+               corrupted: str = "default", **params: Any) -> ItemResult:
     """Score one image with the LMM judge.
 
     Args:
@@ -33,6 +43,9 @@ def judge_item(problem: dict[str, Any], image: _calls.ImageLike | None, backend:
         backend: a chat backend (see ``scigenbench.metrics.resolve_backend``).
         missing_reason: recorded when ``image`` is ``None``.
         judge_parse: ``"strict"`` (default) or ``"fence_only"`` (upstream-compatible, lossy).
+        image_encoding: ``"default"`` (the project encoder) or ``"upstream"`` (RGB without alpha compositing, full
+            resolution PNG; upstream-compatible).
+        corrupted: ``"default"`` (an undecodable image is *missing*) or ``"upstream"`` (left out: *unscored*).
         **params: decoding parameters overriding :data:`JUDGE_PARAMS`.
 
     Returns:
@@ -42,11 +55,15 @@ def judge_item(problem: dict[str, Any], image: _calls.ImageLike | None, backend:
     base = dict(id=str(problem["id"]), metric=METRIC, prompt_version=prompt_version("judge"),
                 judge_model=model_id(backend), **problem_fields(problem))
     compat = judge_parse != "strict"
-    if compat:
-        base.update(protocol="upstream-compat", switches=[f"judge_parse={judge_parse}"])
+    switches = judge_switches(judge_parse=judge_parse, image_encoding=image_encoding, corrupted=corrupted)
+    if switches:
+        base.update(protocol="upstream-compat", switches=switches)
     if image is None:
         return ItemResult(state=MISSING, reason=missing_reason, **base)
-    data, base["image_sha256"] = _calls.prepare_image(image)
+    try:
+        data, base["image_sha256"] = _calls.prepare_for(image, "judge", image_encoding)
+    except _calls.UnreadableImageError as exc:
+        return _calls.corrupted_result(exc, corrupted, base)
     decoding = {**JUDGE_PARAMS, **params}
     out = _calls.call(backend, _calls.user_message(judge_prompt(problem), data),
                       prompt_version=base["prompt_version"], **decoding)

@@ -17,7 +17,7 @@ from typing import Any
 
 from scigenbench.metrics.parsing import JUDGE_DIMENSIONS
 
-OVERALL_COLUMNS = ["run", "source", "answerer", "R_inv", "quiz_acc", "perfect_img", "blind_quiz_acc",
+OVERALL_COLUMNS = ["run", "source", "protocol", "answerer", "R_inv", "quiz_acc", "perfect_img", "blind_quiz_acc",
                    "guess_baseline", *JUDGE_DIMENSIONS.values(), "judge_overall", "PSNR", "SSIM", "CLIP", "FID",
                    "coverage"]
 #: metric used for the per-domain and per-type tables, in order of preference
@@ -29,7 +29,7 @@ def published_rows() -> list[dict[str, Any]]:
     text = resources.files("scigenbench.metrics").joinpath("published/leaderboard.csv").read_text()
     rows = []
     for rec in csv.DictReader(text.splitlines()):
-        row = {"run": rec["model"], "source": "published", "answerer": "gemini-3-flash-preview (upstream)",
+        row = {"run": rec["model"], "source": "published", "protocol": "upstream (paper)", "answerer": "gemini-3-flash-preview (upstream)",
                "R_inv": float(rec["R_inv"]), "PSNR": float(rec["PSNR"]), "SSIM": float(rec["SSIM"]),
                "CLIP": float(rec["CLIP"]), "FID": float(rec["FID"])}
         row.update({short: float(rec[short]) for short in JUDGE_DIMENSIONS.values()})
@@ -53,12 +53,33 @@ def _pct(stat: dict[str, Any] | None, scale: float = 100.0, which: str = "strict
     return round(stat[which] * scale, 2)
 
 
+def compat_switches(run: dict[str, Any]) -> list[str]:
+    """Upstream-compatibility switches active in any metric of an evaluated run (PROTOCOL §7). The always-present
+    ``pooled_upstream`` block is a separately named number, not a switch of the run's metrics."""
+    found = set()
+    for s in run["metrics"].values():
+        if isinstance(s, dict) and "coverage" in s:
+            found.update(s.get("switches") or [])
+            protocols = s.get("protocol")
+            if protocols == "upstream-compat" or (isinstance(protocols, list) and "upstream-compat" in protocols):
+                found.add("upstream-compat")
+    return sorted(found - {"upstream-compat"}) or (["upstream-compat"] if found else [])
+
+
+def run_label(run: dict[str, Any]) -> str:
+    """The run's name, marked when any compatibility switch was on, so such rows never pass for default ones."""
+    switches = compat_switches(run)
+    return f"{run['name']} [upstream-compat: {', '.join(switches)}]" if switches else run["name"]
+
+
 def run_row(run: dict[str, Any], which: str = "strict") -> dict[str, Any]:
     """One leaderboard row for an evaluated run (``which`` = ``strict`` or ``lenient``)."""
     m = run["metrics"]
     models = sorted({model for s in m.values() if isinstance(s, dict) for model in s.get("judge_models", [])})
     proxy = any(s.get("proxy") for s in m.values() if isinstance(s, dict))
-    row: dict[str, Any] = {"run": run["name"], "source": "this run (ocr proxy)" if proxy else "this run",
+    switches = compat_switches(run)
+    row: dict[str, Any] = {"run": run_label(run), "source": "this run (ocr proxy)" if proxy else "this run",
+                           "protocol": ("upstream-compat: " + ", ".join(switches)) if switches else "default",
                            "answerer": ", ".join(models) + (" [PROXY]" if proxy else "")}
     if "rinv" in m:
         row["R_inv"] = _pct(m["rinv"]["rinv_acc"], which=which)
@@ -95,7 +116,7 @@ def breakdown_rows(runs: list[dict[str, Any]], key: str) -> list[dict[str, Any]]
             if not summary:
                 continue
             for group, s in (summary.get(key) or {}).items():
-                rows.append({"run": run["name"], "group": group, "metric": f"{metric}:{stat_key}",
+                rows.append({"run": run_label(run), "group": group, "metric": f"{metric}:{stat_key}",
                              "strict": _pct(s[stat_key], scale), "lenient": _pct(s[stat_key], scale, "lenient"),
                              "n_scored": s["coverage"]["n_scored"], "n_items": s["coverage"]["n_items"],
                              "proxy": bool(summary.get("proxy"))})

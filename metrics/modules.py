@@ -1,8 +1,9 @@
 """The substance of the four ``evaluate`` modules (``metrics/<name>/<name>.py`` are thin shells over this).
 
 Each ``compute_*`` takes column lists plus options, scores every row with the project's metric functions and
-returns a flat dict: headline numbers (lenient = over scored rows, ``*_strict`` = missing images count 0),
-coverage counts, and with ``return_records=True`` the per-row records.
+returns a flat dict: headline numbers that are **strict** (a missing image counts 0, PROTOCOL §4/§7), the same under
+``*_strict`` (an explicit alias), the missing-excluded upstream-style numbers under ``*_lenient``, coverage counts,
+and with ``return_records=True`` the per-row records. Unscored rows are in neither mean.
 """
 
 from __future__ import annotations
@@ -55,9 +56,12 @@ def _flat(summary: dict[str, Any], stats: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for out_name, key in stats.items():
         stat = summary[key]
-        out[out_name] = stat["lenient"]
+        # the headline is strict: a generator is not rewarded for failing (missing="exclude" is upstream-compat)
+        out[out_name] = stat["strict"]
         out[f"{out_name}_strict"] = stat["strict"]
-        out[f"{out_name}_ci95"] = stat["lenient_ci95"]
+        out[f"{out_name}_ci95"] = stat["strict_ci95"]
+        out[f"{out_name}_lenient"] = stat["lenient"]
+        out[f"{out_name}_lenient_ci95"] = stat["lenient_ci95"]
     cov = summary["coverage"]
     out.update({k: cov[k] for k in ("n_items", "n_scored", "n_unscored", "n_missing", "n_not_applicable")})
     return out

@@ -24,6 +24,15 @@ JUDGE_VALUES = (0, 1, 2)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
 
 
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
+
+
+def strip_reasoning(text: str | None) -> str:
+    """The reply without closed ``<think>…</think>`` (or ``<thinking>``/``<reasoning>``) blocks: drafts inside a
+    reasoning trace are not the model's answer. An unclosed block is kept (the reply may be all reasoning)."""
+    return _THINK.sub(" ", text or "")
+
+
 @dataclass
 class JudgeParse:
     scores: dict[str, int] | None
@@ -47,8 +56,10 @@ def _json_objects(text: str) -> list[tuple[int, Any]]:
 def parse_judge(text: str | None) -> JudgeParse:
     """Read the judge's verdict: the LAST well-formed JSON object holding the 5 keys, each an integer in {0,1,2}.
 
-    Objects nested in a larger object are considered too, so ``{"scores": {...}}`` works. Booleans, floats such as
-    ``1.5`` and strings are rejected (``"2"`` is accepted: some models quote numbers).
+    Objects nested in a larger object are considered too, so ``{"scores": {...}}`` works; extra keys are ignored.
+    Closed ``<think>`` blocks are skipped (a draft verdict there is not the answer). Accepted values: the integers
+    0, 1, 2, the same written as integral floats (``2.0``) or quoted (``"2"``); booleans, ``1.5``, words and
+    anything out of range make the reply unscored.
 
     >>> parse_judge('ok ```json\\n{"Correctness_Fidelity": 2, "Layout_Precision": 1, "Readability_Occlusion": 2, '
     ...             '"Scientific_Plausibility": 2, "Expressiveness_Richness": 0}\\n```').scores["Layout_Precision"]
@@ -56,7 +67,8 @@ def parse_judge(text: str | None) -> JudgeParse:
     >>> parse_judge('{"Correctness_Fidelity": 3}').reason
     'no JSON object with the 5 judge keys (last object has keys: Correctness_Fidelity)'
     """
-    if not text or not text.strip():
+    text = strip_reasoning(text)
+    if not text.strip():
         return JudgeParse(None, "empty judge reply")
     objects = _json_objects(text)
     if not objects:
@@ -74,6 +86,8 @@ def _validate_judge(obj: dict[str, Any]) -> JudgeParse:
         value = obj[key]
         if isinstance(value, str) and value.strip() in {"0", "1", "2"}:
             value = int(value.strip())
+        if isinstance(value, float) and value in JUDGE_VALUES:  # 2.0 is the integer 2 written as a JSON float
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value not in JUDGE_VALUES:
             return JudgeParse(None, f"judge value out of range: {key}={value!r} (expected an integer 0, 1 or 2)")
         scores[key] = value
@@ -120,9 +134,14 @@ class LetterParse:
         return self.status in {"answer_line", "single", "option_text"}
 
 
+# "Answer: c" / "answer is (c)" / "The answer is C.". After a colon or in brackets any case is accepted; else only a
+# capital letter, so "cannot answer a question" or "the answer is a 3 cm shift" never read as option A.
 _ANSWER_LINE = re.compile(
-    r"(?:final\s+)?answer\s*(?:is)?\s*[:：]?\s*[\*\s]*[\(\[]?\s*([A-Ea-e])\s*[\)\]]?[\*\s]*(?:[.:)\-]|$|\s)",
+    r"\banswer\s*(?:is\s*)?(?:[:：]\s*[\*\s]*[\(\[]?\s*([A-Ea-e])|[\*\s]*[\(\[]\s*([A-Ea-e])\s*[\)\]]"
+    r"|[\*\s]*((?-i:[A-E])))"
+    r"\s*[\)\]]?[\*\s]*(?=[.:)\-,;]|$|\s)",
     re.I | re.M)
+_BARE_LETTER = re.compile(r"[\s*_`(\[]*(?:option\s+)?([A-Ea-e])[\s*_`)\].:]*", re.I)
 
 
 _AFTER_OPTION_LETTER = {"or", "and", "is", "was", "seems", "looks", "appears", "fits", "matches", "because",
@@ -162,12 +181,15 @@ def extract_letter(text: str | None, offered: list[str], options: dict[str, str 
     >>> extract_letter("I cannot see the figure.", ["A", "B", "C", "D"]).status
     'none'
     """
-    text = (text or "").strip()
+    text = strip_reasoning(text).strip()
     if not text:
         return LetterParse(None, "none")
+    bare = _BARE_LETTER.fullmatch(text)  # the whole reply is one letter: "c", "(C)", "**B**", "Option d."
+    if bare and bare.group(1).upper() in offered:
+        return LetterParse(bare.group(1).upper(), "single")
     lines = [ln for ln in text.splitlines() if ln.strip()]
     for line in reversed(lines):
-        matches = [m.group(1).upper() for m in _ANSWER_LINE.finditer(line)]
+        matches = [next(g for g in m.groups() if g).upper() for m in _ANSWER_LINE.finditer(line)]
         matches = [m for m in matches if m in offered]
         if matches:
             return LetterParse(matches[-1], "answer_line")
@@ -188,7 +210,7 @@ def extract_letter(text: str | None, offered: list[str], options: dict[str, str 
 def parse_grader_letter(text: str | None, offered: list[str]) -> tuple[str | None, str | None]:
     """Read the letter-matching grader's reply: its last line must be ``Answer: X`` (an offered letter) or
     ``Answer: NONE``. Returns ``(letter_or_"NONE", None)`` or ``(None, reason)``."""
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in strip_reasoning(text).splitlines() if ln.strip()]
     if not lines:
         return None, "empty grader reply"
     match = re.fullmatch(r"[\*\s]*answer\s*[:：]\s*\**\s*\(?([A-Ea-e]|NONE|none|None)\)?\s*\**\.?", lines[-1], re.I)
@@ -215,7 +237,7 @@ def parse_verdict(text: str | None) -> tuple[str | None, str | None]:
     >>> parse_verdict("It is correct.")[0] is None
     True
     """
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in strip_reasoning(text).splitlines() if ln.strip()]
     if not lines:
         return None, "empty grader reply"
     last = lines[-1].replace("*", "").replace("`", "").strip()

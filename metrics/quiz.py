@@ -8,6 +8,7 @@ guessable they are.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from scigenbench.metrics import _calls
@@ -23,9 +24,28 @@ LETTERS = ("A", "B", "C", "D", "E")
 
 
 def offered_letters(quiz: dict[str, Any]) -> list[str]:
-    """Letters whose option value is present, in letter order (the dataset contract)."""
+    """Letters whose option value is present, in letter order (the dataset contract). A :func:`raw_quiz` view
+    offers its stored keys in stored order instead."""
     options = quiz.get("options") or {}
+    if quiz.get("raw_view"):
+        return [k for k, v in options.items() if v is not None]
     return [k for k in LETTERS if options.get(k) is not None]
+
+
+def raw_quiz(quiz: dict[str, Any]) -> dict[str, Any]:
+    """The quiz as upstream asked it (switch ``options="raw"``): stored option keys and order, D2/D4 unrepaired
+    (``raw_options`` kept by the data layer in ``quiz["extra"]``), the stored ``correct_option``, and asked even
+    when validation marked it unscorable. A quiz whose correct letter is not among the stored keys (D3) can then
+    only be answered wrong, as upstream scored it."""
+    extra = quiz.get("extra")
+    try:
+        extra = json.loads(extra) if isinstance(extra, str) and extra else (extra or {})
+    except ValueError:
+        extra = {}
+    pairs = extra.get("raw_options") if isinstance(extra, dict) else None
+    options = quiz.get("options") or {}
+    ordered = {str(k): v for k, v in pairs} if pairs else {k: options[k] for k in LETTERS if options.get(k) is not None}
+    return {**quiz, "options": ordered, "raw_view": True, "scorable": True, "defects": []}
 
 
 def format_options(quiz: dict[str, Any]) -> str:
@@ -44,6 +64,8 @@ def quiz_prompt(quiz: dict[str, Any], *, blind: bool = False) -> str:
 
 def _is_scorable(quiz: dict[str, Any]) -> tuple[bool, str | None]:
     letters = offered_letters(quiz)
+    if quiz.get("raw_view"):  # upstream asked every quiz with options, answerable or not
+        return (True, None) if letters else (False, "quiz has no options")
     if quiz.get("scorable") is False:
         return False, "quiz marked unscorable by validation: " + ",".join(quiz.get("defects") or [])
     if len(letters) < 2 or quiz.get("correct_option") not in letters:
@@ -96,25 +118,39 @@ def _grade_letter(quiz: dict[str, Any], reply: str, grader: Any) -> _calls.CallO
 
 
 def quiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer: Any, *, grader: Any = None,
-              blind: bool = False, missing_reason: str = "no image", quiz_grader: str = "rule") -> ItemResult:
+              blind: bool = False, missing_reason: str = "no image", quiz_grader: str = "rule",
+              options: str = "repaired", image_encoding: str = "default", corrupted: str = "default") -> ItemResult:
     """Answer every quiz of one item and grade it.
 
     The item is *scored* when every scorable quiz got a valid grade (``score`` = fraction correct), *unscored*
     when any quiz could not be graded (the graded ones stay in ``details["quizzes"]``; a re-run fills the rest
     from the response cache), *missing* without an image (except in blind mode, which needs none), and
-    *not_applicable* when no quiz is scorable. ``quiz_grader="llm"`` (upstream-compatible, needs ``grader``)
-    grades every reply with the grader model instead of reading the letter by rule.
+    *not_applicable* when no quiz is scorable. An undecodable image is *missing* too.
+
+    Upstream-compatible switches (results labelled ``protocol="upstream-compat"`` with the active switches):
+    ``quiz_grader="llm"`` (needs ``grader``) grades every reply with the grader model instead of reading the
+    letter by rule; ``options="raw"`` asks the stored, unrepaired options (:func:`raw_quiz`);
+    ``image_encoding="upstream"`` sends upstream's JPEG-ladder pixels; ``corrupted="upstream"`` scores an
+    undecodable image 0 on SciGen and leaves it out (unscored) on SeePhys.
     """
     if quiz_grader not in ("rule", "llm"):
         raise ValueError(f"quiz_grader must be 'rule' or 'llm', got {quiz_grader!r}")
+    if options not in ("repaired", "raw"):
+        raise ValueError(f"options must be 'repaired' or 'raw', got {options!r}")
+    if corrupted not in ("default", "upstream"):
+        raise ValueError(f"corrupted must be 'default' or 'upstream', got {corrupted!r}")
     if quiz_grader == "llm" and grader is None:
         raise ValueError("quiz_grader='llm' needs a grader backend (--grader SPEC)")
     metric = "quiz_blind" if blind else "quiz"
     base = dict(id=str(problem["id"]), metric=metric, prompt_version=prompt_version(metric),
                 judge_model=model_id(answerer), grader_model=model_id(grader), **problem_fields(problem))
-    if quiz_grader == "llm":
-        base.update(protocol="upstream-compat", switches=["quiz_grader=llm"])
+    switches = quiz_switches(quiz_grader=quiz_grader, options=options, image_encoding=image_encoding,
+                             corrupted=corrupted, blind=blind)
+    if switches:
+        base.update(protocol="upstream-compat", switches=switches)
     quizzes = problem.get("quizzes") or []
+    if options == "raw":
+        quizzes = [raw_quiz(q) for q in quizzes]
     n_scorable = sum(_is_scorable(q)[0] for q in quizzes)
     if n_scorable == 0:
         return ItemResult(state=NOT_APPLICABLE, reason="no scorable quiz", **base)
@@ -122,7 +158,10 @@ def quiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer:
     if not blind:
         if image is None:
             return ItemResult(state=MISSING, reason=missing_reason, details={"n_quizzes": n_scorable}, **base)
-        data, base["image_sha256"] = _calls.prepare_image(image)
+        try:
+            data, base["image_sha256"] = _calls.prepare_for(image, "quiz", image_encoding)
+        except _calls.UnreadableImageError as exc:
+            return _corrupted(problem, exc, corrupted, n_scorable, base)
     records, usage = [], {}
     for index, quiz in enumerate(quizzes):
         ok, why = _is_scorable(quiz)
@@ -146,9 +185,34 @@ def quiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer:
     return ItemResult(state=SCORED, score=details["n_correct"] / n_scorable, details=details, **base)
 
 
+def quiz_switches(*, quiz_grader: str = "rule", options: str = "repaired", image_encoding: str = "default",
+                  corrupted: str = "default", blind: bool = False) -> list[str]:
+    """The active compatibility switches of a quiz evaluation, as recorded with each result."""
+    active = [f"quiz_grader={quiz_grader}"] if quiz_grader != "rule" else []
+    active += ["options=raw"] if options == "raw" else []
+    if not blind:  # blind quizzes send no image: encoding and corruption do not apply
+        active += ["image_encoding=upstream"] if image_encoding == "upstream" else []
+        active += ["corrupted=upstream"] if corrupted == "upstream" else []
+    return active
+
+
+def _corrupted(problem: dict[str, Any], exc: "_calls.UnreadableImageError", corrupted: str, n_scorable: int,
+               base: dict[str, Any]) -> ItemResult:
+    """An undecodable image: *missing* by default; upstream scored it 0 on SciGen and excluded it on SeePhys."""
+    base = {**base, "image_sha256": exc.sha256}
+    if corrupted != "upstream":
+        return ItemResult(state=MISSING, reason=str(exc), details={"n_quizzes": n_scorable}, **base)
+    if problem.get("source") == "seephys":
+        return ItemResult(state=UNSCORED, reason=f"corrupted image excluded (upstream seephys): {exc}"[:300],
+                          details={"n_quizzes": n_scorable}, **base)
+    return ItemResult(state=SCORED, score=0.0, reason=None,
+                      details={"n_quizzes": n_scorable, "n_correct": 0, "corrupted": str(exc), "answer_calls": 0,
+                               "grader_calls": 0}, **base)
+
+
 def guessing_baseline(problems: list[dict[str, Any]]) -> dict[str, Any]:
-    """Constant-letter guessing baselines (PROTOCOL §1.4): micro accuracy of always answering each letter, and the
-    perfect-image rate of the best constant guess. Counts only scorable quizzes."""
+    """Constant-letter guessing baselines (PROTOCOL §1.4): micro accuracy and perfect-image rate of always answering
+    each letter, and the best of each (the two bests may be different letters). Counts only scorable quizzes."""
     per_letter: dict[str, int] = {k: 0 for k in LETTERS}
     total = 0
     for p in problems:
@@ -160,12 +224,12 @@ def guessing_baseline(problems: list[dict[str, Any]]) -> dict[str, Any]:
         return {"n_quizzes": 0}
     micro = {k: v / total for k, v in per_letter.items() if v}
     best = max(micro, key=micro.get)
-    perfect = 0
-    n_items = 0
-    for p in problems:
-        qs = [q for q in p.get("quizzes") or [] if _is_scorable(q)[0]]
-        if qs:
-            n_items += 1
-            perfect += all(q["correct_option"] == best for q in qs)
+    items = [[q["correct_option"] for q in p.get("quizzes") or [] if _is_scorable(q)[0]] for p in problems]
+    items = [letters for letters in items if letters]
+    # the best constant guess for the perfect-image rate need not be the best one for micro accuracy
+    # (SeePhys: "always C" is best micro, "always B" gives the most perfect images, PROTOCOL §1.4)
+    perfect = {k: sum(all(c == k for c in letters) for letters in items) / len(items) for k in micro}
+    best_perfect = max(perfect, key=perfect.get)
     return {"n_quizzes": total, "micro_by_letter": micro, "best_letter": best, "best_micro": micro[best],
-            "best_perfect_image_rate": perfect / n_items if n_items else None}
+            "perfect_by_letter": perfect, "best_perfect_letter": best_perfect,
+            "best_perfect_image_rate": perfect[best_perfect]}

@@ -36,24 +36,35 @@ def rinv_question(problem: dict[str, Any]) -> str | None:
 def final_answer(reply: str | None) -> str | None:
     """The text after the last ``Final answer:`` (same line), else ``None``."""
     matches = re.findall(r"final\s+answer\s*[:：]\s*(.+)", reply or "", flags=re.I)
-    return matches[-1].strip() if matches else None
+    return matches[-1].strip().strip("*_` ").strip() or None if matches else None
 
 
 def rinv_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer: Any, *, grader: Any = None,
-              missing_reason: str = "no image") -> ItemResult:
+              missing_reason: str = "no image", image_encoding: str = "default", corrupted: str = "default"
+              ) -> ItemResult:
     """Score one item for R_inv. ``grader`` defaults to ``answerer``.
+
+    ``image_encoding="upstream"`` sends upstream's JPEG-ladder pixels; ``corrupted="upstream"`` leaves an
+    undecodable image out (*unscored*) instead of counting it *missing* (both labelled upstream-compat).
 
     ``details`` holds the extracted final answer, the ``verdict`` and ``method`` (``equivalence`` or ``grader``).
     """
     grader = grader if grader is not None else answerer
     base = dict(id=str(problem["id"]), metric=METRIC, prompt_version=prompt_version("rinv"),
                 judge_model=model_id(answerer), grader_model=model_id(grader), **problem_fields(problem))
+    switches = (["image_encoding=upstream"] if image_encoding == "upstream" else []) + \
+        (["corrupted=upstream"] if corrupted == "upstream" else [])
+    if switches:
+        base.update(protocol="upstream-compat", switches=switches)
     question = rinv_question(problem)
     if not question:
         return ItemResult(state=NOT_APPLICABLE, reason="no multimodal_question", **base)
     if image is None:
         return ItemResult(state=MISSING, reason=missing_reason, **base)
-    data, base["image_sha256"] = _calls.prepare_image(image)
+    try:
+        data, base["image_sha256"] = _calls.prepare_for(image, "quiz", image_encoding)
+    except _calls.UnreadableImageError as exc:
+        return _calls.corrupted_result(exc, corrupted, base)
     out = _calls.call(answerer, _calls.user_message(render_prompt("rinv", question=question.strip()), data),
                       prompt_version=base["prompt_version"], **ANSWER_PARAMS)
     base.update(calls=out.calls, usage=dict(out.usage), raw=out.text)

@@ -6,7 +6,7 @@ Layout::
       run.json          generator, config, config_hash, dataset, created, versions (written once)
       attempts.jsonl    append-only log: one row per attempt, failures and retries included (source of truth)
       metadata.jsonl    one row per id that has an image (status "ok"), its latest attempt; imagefolder reads it
-      <file_name>.png   the images (``<id>.png``; ids with other characters are made safe + short hash)
+      <file_name>.png   the images: ``<id>.png``, or a safe name + short hash for other ids (:func:`file_name_for`)
       .tmp/ .lock       scratch for atomic image writes; the lock file serialising writers
 
 Why two logs: ``imagefolder`` yields every metadata row and needs ``file_name`` to be a string, so failed
@@ -62,10 +62,19 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+#: longest id kept verbatim as a file name (file systems allow 255 bytes per name)
+_MAX_PLAIN_NAME = 120
+
+
 def file_name_for(item_id: str) -> str:
-    """The image file name of an id: ``<id>.png``, made filesystem-safe (plus a short hash) when needed."""
+    """The image file name of an id: ``<id>.png``, made filesystem-safe (plus a short hash) when needed.
+
+    Ids with characters outside ``[a-z0-9._-]`` (upper case included: ``A.png`` and ``a.png`` are one file on
+    macOS and Windows), a leading dot, or longer than 120 characters get a sanitised, truncated name plus 8 hex
+    digits of the id's SHA-256, so names stay valid, short and distinct on every file system.
+    """
     safe = _SAFE.sub("_", item_id).lstrip(".")
-    if safe != item_id or not safe:
+    if safe != item_id or not safe or len(safe) > _MAX_PLAIN_NAME or safe != safe.lower():
         safe = f"{safe[:80]}-{hashlib.sha256(item_id.encode()).hexdigest()[:8]}"
     return f"{safe}.png"
 
@@ -375,8 +384,14 @@ class RunFolder:
         return set(latest) - {r["id"] for r in self._metadata_rows(latest)}
 
     def image_path(self, item_id: str) -> Path:
-        """Where the image of ``item_id`` is (or would be) stored."""
-        return self.path / file_name_for(item_id)
+        """Where the image of ``item_id`` is (or would be) stored.
+
+        The file name recorded with the id's latest attempt when it has one (so runs written by an older naming
+        rule still resolve), else :func:`file_name_for`.
+        """
+        with self._thread_lock:
+            row = self._latest_attempts().get(item_id)
+        return self.path / ((row or {}).get("file_name") or file_name_for(item_id))
 
     def load_dataset(self, **kwargs: Any):
         """The run as a :class:`datasets.Dataset` via ``imagefolder`` (rows with an image; JSON fields as strings).

@@ -16,7 +16,7 @@ PROTOCOL lists as absent in the release still run on every input (the mini set, 
 
 ``quiz["extra"]`` is ``None`` or a JSON object string with ``upstream_keys`` (D6: extra upstream quiz keys, kept
 and ignored) and/or ``raw_options`` (the stored ``[key, value]`` pairs in stored order whenever the normalised
-options differ from them: D2/D4; needed only by the ``options="raw"`` compatibility switch).
+options differ from them: D2/D4; what upstream-compatible evaluation needs to rebuild upstream's prompts).
 """
 
 from __future__ import annotations

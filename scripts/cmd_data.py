@@ -83,6 +83,11 @@ def run_validate(args: argparse.Namespace) -> int:
             print(f"scigenbench validate: {type(exc).__name__}: {exc}\nPass --data-dir (the upstream data/ folder "
                   "with scigen.json, seephys.json, seephys_images/) or set SCIGENBENCH_DATA_DIR.", file=sys.stderr)
             return 2
+        from scigenbench.dataset.sources import resolve_data_dir
+
+        if "seephys" in splits and resolve_data_dir(args.data_dir) is None:
+            print("scigenbench validate: no local copy, so the SeePhys image checks (MISSING_IMAGE, D15) were "
+                  "skipped; pass --data-dir to run them.", file=sys.stderr)
     if args.format == "json":
         print(report.to_json())
     else:

@@ -38,9 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip-model", default=None, help="fidelity: also compute the CLIP score with this model")
     parser.add_argument("--fid", action="store_true", help="fidelity: also compute FID/KID (Inception-v3)")
     parser.add_argument("--compat", action="append", default=[], metavar="SWITCH",
-                        help="upstream-compatibility switch (labelled in results): fidelity=upstream, "
-                             "judge_parse=fence_only, quiz_grader=llm (missing=exclude and quiz_pooling=upstream "
-                             "numbers are always reported under their own names)")
+                        help="upstream-compatibility switch, repeatable (results labelled upstream-compat and kept "
+                             "apart): fidelity=upstream, judge_parse=fence_only, quiz_grader=llm, options=raw, "
+                             "image_encoding=upstream, corrupted=upstream (missing=exclude and "
+                             "quiz_pooling=upstream numbers are always reported under their own names)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default 1000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
@@ -57,13 +58,14 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 
 def _compat(switches: list[str]) -> dict:
-    allowed = {"fidelity": ("upstream",), "judge_parse": ("fence_only",), "quiz_grader": ("llm",)}
+    from scigenbench.metrics.evaluation import COMPAT_SWITCHES
+
     out = {}
     for switch in switches:
         key, _, value = switch.partition("=")
-        if key not in allowed or value not in allowed[key]:
-            raise SystemExit(f"unknown --compat {switch!r}; available: fidelity=upstream, judge_parse=fence_only, "
-                             "quiz_grader=llm")
+        if key not in COMPAT_SWITCHES or value not in COMPAT_SWITCHES[key][1]:
+            available = ", ".join(f"{k}={v}" for k, (_, values) in COMPAT_SWITCHES.items() for v in values)
+            raise SystemExit(f"unknown --compat {switch!r}; available: {available}")
         out[key] = value
     return out
 
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
                           fidelity_mode=compat.get("fidelity", "default"),
                           judge_parse=compat.get("judge_parse", "strict"),
                           quiz_grader=compat.get("quiz_grader", "rule"), n_boot=args.bootstrap,
-                          clip_model=args.clip_model, fid=args.fid)
+                          clip_model=args.clip_model, fid=args.fid,
+                          compat={k: compat[k] for k in ("options", "image_encoding", "corrupted") if k in compat})
     if args.json and not args.dry_run:
         print(json.dumps(report.summaries, indent=1, default=str))
     else:

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="mini", help="which problems (default: mini)")
     parser.add_argument("--generator", default="imgcoder", metavar="SPEC",
                         help="imgcoder | text-card | openai-image:<model>[@<base_url>] | diffusers:<model> "
-                             "(default: imgcoder)")
+                             "| hunyuan3:<folder> (default: imgcoder)")
     parser.add_argument("--backbone", metavar="SPEC",
                         help="ImgCoder's chat model: openai:<model>[@<base_url>], hf-inference:<model>, "
                              "transformers:<path>, replay:<file>, fake")
@@ -85,7 +85,7 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
             summary = run_generation(generator, problems, args.out, concurrency=args.concurrency,
                                      retry_failed=args.retry_failed, budget_usd=args.budget,
                                      progress=not args.no_progress, dataset=args.dataset, force=args.force)
-    except RunConfigMismatchError as exc:
+    except (RunConfigMismatchError, ValueError) as exc:  # a foreign run folder; problems without/with duplicate ids
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -191,7 +191,7 @@ def dry_run(args: argparse.Namespace, problems: list[dict[str, Any]], options: d
         generator = None
     if generator is not None:
         print(f"generator config {generator.config_hash()}: {json.dumps(generator.config(), default=str)}")
-    estimate = estimate_requests(generator, todo, spec=args.generator)
+    estimate = estimate_requests(generator, todo, spec=args.generator, options=options)
     print("estimate: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in estimate.items()))
     if todo:
         shown = ", ".join(str(p["id"]) for p in todo[:10])

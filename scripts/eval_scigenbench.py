@@ -33,8 +33,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _upstream_images(image_dir: Path) -> dict[str, Path]:
+    """One image per id, chosen in upstream's lookup order: ``<id>.png``, ``<id>.jpg``, ``images/<id>.png``,
+    ``images/<id>.jpg`` (``.jpeg`` after ``.jpg``)."""
+    chosen: dict[str, Path] = {}
+    for folder in (image_dir, image_dir / "images"):
+        if not folder.is_dir():
+            continue
+        for suffix in (".png", ".jpg", ".jpeg"):
+            for path in sorted(folder.iterdir()):
+                if path.is_file() and path.suffix.lower() == suffix:
+                    chosen.setdefault(path.stem, path)
+    return chosen
+
+
 def import_image_folder(image_dir: Path, run_dir: Path, dataset: str) -> Path:
-    """Copy ``<id>.png|jpg`` images into a run folder (converted to PNG); idempotent."""
+    """Copy ``<id>.png|jpg`` images (also from an ``images/`` subfolder, upstream's lookup order) into a run folder
+    (converted to PNG); idempotent."""
     import io
 
     from PIL import Image
@@ -44,8 +59,8 @@ def import_image_folder(image_dir: Path, run_dir: Path, dataset: str) -> Path:
     run = RunFolder.create(run_dir, generator=f"imported:{image_dir.name}", config={"source": str(image_dir)},
                            dataset=dataset)
     done = run.done_ids()
-    for path in sorted(image_dir.iterdir()):
-        if path.suffix.lower() not in (".png", ".jpg", ".jpeg") or path.stem in done:
+    for stem, path in sorted(_upstream_images(image_dir).items()):
+        if stem in done:
             continue
         try:
             with Image.open(path) as img:
@@ -55,6 +70,15 @@ def import_image_folder(image_dir: Path, run_dir: Path, dataset: str) -> Path:
         except OSError as exc:
             run.append({"id": path.stem, "status": "failed", "error": f"unreadable image {path.name}: {exc}"})
     return run_dir
+
+
+def _run_dataset(run_dir: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((run_dir / "run.json").read_text()).get("dataset")
+    except (OSError, ValueError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("--dataset is required when --image_dir is a plain image folder")
         run_dir = import_image_folder(image_dir, Path(args.run_dir or f"{image_dir}.run"), args.dataset)
     if args.mode == "all":
-        metrics = ["judge", "quiz", "rinv"] + (["fidelity"] if args.dataset == "seephys" else [])
+        dataset = args.dataset or _run_dataset(run_dir)
+        metrics = ["judge", "quiz", "rinv"] + (["fidelity"] if dataset == "seephys" else [])
     else:
         metrics = MODES[args.mode]
     cli = ["--run", str(run_dir), "--metrics", ",".join(metrics), "--concurrency", str(args.concurrency)]

@@ -6,7 +6,8 @@ Usage::
 
 The folder is checked first (a card with a ``configs:`` block whose ``data_files`` patterns all match Parquet
 files, one default config, ``dataset_info`` per config), then the repo is created if needed and the folder
-uploaded in one commit with ``huggingface_hub``. The token comes from ``HF_TOKEN`` or ``hf auth login``;
+uploaded in one commit with ``huggingface_hub`` (stale shards of the uploaded configs are deleted in that commit).
+The token comes from ``HF_TOKEN`` or ``hf auth login`` (never from the command line, never printed);
 ``HF_ENDPOINT`` selects another Hub. ``--dry-run`` stops after the checks and prints what would be uploaded.
 """
 
@@ -62,14 +63,24 @@ def check_export_folder(folder: str | Path) -> dict[str, list[str]]:
 
 def push(folder: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
          commit_message: str = "Upload SciGenBench export", token: str | None = None) -> str:
-    """Create ``repo_id`` (dataset) if needed and upload ``folder``; return the commit URL."""
+    """Create ``repo_id`` (dataset) and ``revision`` (branch) if needed and upload ``folder``; return the commit URL.
+
+    Remote Parquet files of the uploaded configs that the export does not hold (e.g. shards of an earlier export
+    with another shard count) are deleted in the same commit: the card's ``data/<config>/test-*`` pattern would
+    otherwise load them too and duplicate rows. Only the card and the Parquet files its configs name are uploaded
+    (not leftovers of an earlier export into the same folder); other configs' remote files are left alone.
+    """
     from huggingface_hub import HfApi
 
-    check_export_folder(folder)
+    found = check_export_folder(folder)
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    if revision and revision != "main" and not revision.startswith("refs/"):  # commits need an existing branch
+        api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
     info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder), revision=revision,
-                             commit_message=commit_message, allow_patterns=["README.md", "data/**"])
+                             commit_message=commit_message,
+                             allow_patterns=["README.md", *(f for files in found.values() for f in files)],
+                             delete_patterns=[f"data/{config}/*.parquet" for config in sorted(found)])
     return getattr(info, "commit_url", str(info))
 
 

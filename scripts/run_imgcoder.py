@@ -54,6 +54,25 @@ def load_input(path: str | Path, split: str = "auto") -> tuple[list[dict[str, An
     return rows, split, report
 
 
+def generatable(problems: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The rows that can be generated, and ``(id, reason)`` for those that cannot.
+
+    A row without an id (the data layer names it ``<row N>`` after its position, which changes when the file is
+    edited, so a resumed run could not find it again) or without a question (nothing to draw; the model would
+    be paid to guess) is skipped and reported, never sent to the model.
+    """
+    keep, skipped = [], []
+    for row in problems:
+        flags = set(row.get("flags") or [])
+        if "SCHEMA:id" in flags:
+            skipped.append((row["id"], "no id in the input row"))
+        elif "SCHEMA:question" in flags or not str(row.get("question") or "").strip():
+            skipped.append((row["id"], "no question text"))
+        else:
+            keep.append(row)
+    return keep, skipped
+
+
 def detect_split(raw_rows: list[Any]) -> str:
     """``seephys`` when every id is an integer and no row has an image type (the SeePhys file), else ``scigen``."""
     dicts = [r for r in raw_rows if isinstance(r, dict)]
@@ -68,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         problems, split, report = load_input(args.input_file, args.split)
+        duplicates = sorted({i.id for i in report.issues if getattr(i, "code", "") == "DUP_ID"})
+        if duplicates:
+            raise ValueError(f"{args.input_file}: id(s) used by several rows: {', '.join(duplicates[:10])}; every "
+                             "problem needs its own id (one image is stored per id)")
+        problems, skipped = generatable(problems)
+        for row_id, reason in skipped:
+            print(f"skipped {row_id}: {reason}", file=sys.stderr)
+        if not problems:
+            raise ValueError(f"{args.input_file}: no row can be generated ({len(skipped)} skipped, see above)")
         if args.limit is not None:
             problems = problems[: max(0, args.limit)]
         generator = build_generator("imgcoder", backbone=args.backbone, budget_usd=args.budget,
@@ -77,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     errors = [i for i in report.issues if getattr(i, "severity", "") == "error"]
     print(f"{args.input_file}: {len(problems)} problem(s) as {split}; {len(report.issues)} data issue(s)"
-          + (f", {len(errors)} error(s) (e.g. {errors[0].id}: {errors[0].reason})" if errors else ""))
+          + (f", {len(errors)} error(s) (e.g. {errors[0].id}: {errors[0].reason})" if errors else "")
+          + (f"; {len(skipped)} row(s) skipped" if skipped else ""))
     args.out, args.dataset = args.output_dir, split
     return generate(generator, problems, args)
 

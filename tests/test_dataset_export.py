@@ -115,18 +115,41 @@ def test_cli_export_mini(tmp_path, capsys):
 # ------------------------------------------------------------------------------------------------ push to hub
 
 class _FakeHub(http.server.BaseHTTPRequestHandler):
-    """Answers repo creation, then refuses the upload: the test stops right at the point of upload."""
+    """Answers repo creation, then refuses the upload: the test stops right at the point of upload.
+
+    Subclasses set ``accept_upload`` to take the commit (files sent inline) and ``remote_files`` to what the
+    repo already holds (listed by ``upload_folder`` to apply its delete patterns).
+    """
 
     seen: list
+    accept_upload = False
+    remote_files: tuple = ()
+
+    def do_GET(self):  # noqa: N802
+        self.seen.append((self.path, None))
+        if "/tree/" in self.path:
+            self._reply(200, [{"type": "file", "path": p, "oid": "0" * 40, "size": 1} for p in self.remote_files])
+        else:
+            self._reply(404, {"error": "loopback hub: not found"})
 
     def do_POST(self):  # noqa: N802
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.seen.append((self.path, json.loads(body or b"{}")))
+        if "/commit/" in self.path:  # NDJSON: header, files, deletions
+            self.seen.append((self.path, [json.loads(line) for line in body.splitlines() if line.strip()]))
+        else:
+            self.seen.append((self.path, json.loads(body or b"{}")))
         if self.path == "/api/repos/create":
             payload = {"url": f"http://{self.headers['Host']}/datasets/someone/scigenbench", "name": "scigenbench"}
             self._reply(200, payload)
-        elif self.path == "/api/validate-yaml":
+        elif self.path == "/api/validate-yaml" or "/branch/" in self.path:
             self._reply(200, {})
+        elif self.accept_upload and "/preupload/" in self.path:
+            files = self.seen[-1][1]["files"]
+            self._reply(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                        for f in files]})
+        elif self.accept_upload and "/commit/" in self.path:
+            self._reply(200, {"commitUrl": f"http://{self.headers['Host']}/datasets/someone/scigenbench/commit/1",
+                              "commitOid": "1" * 40, "pullRequestUrl": None})
         else:
             self._reply(403, {"error": "loopback hub: upload refused"})
 
@@ -142,19 +165,25 @@ class _FakeHub(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_push_script_checks_creates_repo_and_reaches_upload(tmp_path):
-    folder = export_dataset(tmp_path / "export", ["mini"], cache_dir=tmp_path / "cache")
-    handler = type("Hub", (_FakeHub,), {"seen": []})
+def _push_to_fake_hub(folder, handler, *args):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}", "HF_TOKEN": "hf_test",
-               "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_ETAG_TIMEOUT": "5"}
+        env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+               "HF_TOKEN": "hf_SECRETtoken123", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_ETAG_TIMEOUT": "5"}
         out = subprocess.run([sys.executable, "-m", "scigenbench.scripts.push_to_hub", str(folder),
-                              "someone/scigenbench"], env=env, capture_output=True, text=True, timeout=120)
+                              "someone/scigenbench", *args], env=env, capture_output=True, text=True, timeout=120)
     finally:
         server.shutdown()
         server.server_close()
+    assert "hf_SECRETtoken123" not in out.stdout + out.stderr  # the token is read from the env, never printed
+    return out
+
+
+def test_push_script_checks_creates_repo_and_reaches_upload(tmp_path):
+    folder = export_dataset(tmp_path / "export", ["mini"], cache_dir=tmp_path / "cache")
+    handler = type("Hub", (_FakeHub,), {"seen": []})
+    out = _push_to_fake_hub(folder, handler)
     assert out.returncode == 1 and "upload to someone/scigenbench failed" in out.stderr
     create = [body for path, body in handler.seen if path == "/api/repos/create"]
     assert create and create[0]["type"] == "dataset" and create[0]["name"] == "scigenbench"
@@ -171,3 +200,38 @@ def test_push_script_dry_run_and_incomplete_folder(tmp_path, capsys):
         parquet.unlink()
     assert push_to_hub.main([str(folder), "someone/x", "--dry-run"]) == 2
     assert "matches no Parquet file" in capsys.readouterr().err
+
+
+def test_push_to_a_branch_replaces_stale_shards_of_the_uploaded_configs(tmp_path):
+    """A re-export with fewer shards must not leave old shards that the card's test-* pattern would also load."""
+    folder = export_dataset(tmp_path / "export", ["mini"], cache_dir=tmp_path / "cache")
+    (folder / "data" / "old").mkdir()
+    (folder / "data" / "old" / "test-00000-of-00001.parquet").write_bytes(b"PAR1")  # not in the card: not uploaded
+    remote = ("README.md", "data/mini/test-00000-of-00002.parquet", "data/mini/test-00001-of-00002.parquet",
+              "data/scigen/test-00000-of-00001.parquet")
+    handler = type("Hub", (_FakeHub,), {"seen": [], "accept_upload": True, "remote_files": remote})
+    out = _push_to_fake_hub(folder, handler, "--revision", "v2")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "pushed:" in out.stdout
+    paths = [path for path, _ in handler.seen]
+    assert "/api/datasets/someone/scigenbench/branch/v2" in paths  # the branch is created before the commit
+    commit = next(body for path, body in handler.seen if path.startswith("/api/datasets/someone/scigenbench/commit/v2"))
+    deleted = {line["value"]["path"] for line in commit if line["key"] == "deletedFile"}
+    added = {line["value"]["path"] for line in commit if line["key"] == "file"}
+    assert deleted == {"data/mini/test-00000-of-00002.parquet", "data/mini/test-00001-of-00002.parquet"}
+    assert added == {"README.md", "data/mini/test-00000-of-00001.parquet"}
+
+
+def test_cli_validate_strict_exit_code_and_json_fields(tmp_path, capsys):
+    raw = {"id": "x-1", "question": "Q?", "image_type": "Math - Plane Geometric", "answer": "4", "elements": ["a"],
+           "multimodal_question": "MQ?", "quizzes": [{"question": "Which?", "options": {"A": "1", "x": "2", "y": "3"},
+                                                       "correct_option": "B", "evidence_snippet": "e"}]}
+    (tmp_path / "scigen.json").write_text(json.dumps([raw]))
+    args = ["validate", "--config", "scigen", "--data-dir", str(tmp_path), "--format", "json"]
+    assert cli_main(args) == 0
+    issues = json.loads(capsys.readouterr().out)["issues"]
+    assert all(set(i) == {"split", "id", "quiz", "field", "code", "reason", "severity"} for i in issues)
+    assert {(i["id"], i["quiz"], i["code"], i["severity"]) for i in issues} >= {("x-1", 0, "D2", "error")}
+    assert cli_main(args + ["--strict"]) == 1
+    capsys.readouterr()
+    assert cli_main(["validate", "--config", "mini", "--strict"]) == 0

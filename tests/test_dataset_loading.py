@@ -175,3 +175,15 @@ def test_unreachable_download_says_how_to_use_a_local_copy(monkeypatch, tmp_path
     monkeypatch.delenv("SCIGENBENCH_DATA_DIR", raising=False)
     with pytest.raises(ConnectionError, match=r"127\.0\.0\.1:9/scigen\.json.*SCIGENBENCH_DATA_DIR"):
         load_scigenbench("scigen", base_url="http://127.0.0.1:9", cache_dir=str(tmp_path))
+
+
+def test_cli_validate_from_the_download_says_image_checks_were_skipped(upstream_server, monkeypatch, capsys):
+    from scigenbench.scripts.cli import main as cli_main
+
+    url, _, _ = upstream_server
+    monkeypatch.delenv("SCIGENBENCH_DATA_DIR", raising=False)
+    monkeypatch.setenv("SCIGENBENCH_DATA_URL", url)
+    assert cli_main(["validate", "--config", "seephys", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["summary"]["seephys"]["issues_by_code"]["D2"] == 12
+    assert "image checks (MISSING_IMAGE, D15) were skipped" in captured.err

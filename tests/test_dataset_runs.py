@@ -170,3 +170,65 @@ def test_resume_after_a_killed_writer(tmp_path):
     assert len(ds) == n and len(set(ds["id"])) == n
     failures = [a for a in run.attempts() if a["status"] == "failed"]
     assert {a["id"] for a in failures} == {f"item-{i:03d}" for i in range(3, n, 4)}
+
+
+# ------------------------------------------------------------------------------------------- review additions
+
+UNSAFE_IDS = ["a/b", "a_b", "..", ".", "a b", "x" * 300, "../../etc/passwd", "é∂", "y" * 200, ".hidden", "Q1", "q1"]
+
+
+def test_unsafe_and_very_long_ids_get_safe_unique_names_that_map_back(run, tmp_path):
+    for n, item in enumerate(UNSAFE_IDS):
+        run.append({"id": item, "status": "ok"}, png(n))
+    names = [run.image_path(item).name for item in UNSAFE_IDS]
+    assert len({name.lower() for name in names}) == len(UNSAFE_IDS)  # distinct on case-insensitive file systems too
+    assert all(len(name.encode()) <= 100 and not name.startswith(".") for name in names)
+    assert all(run.image_path(item).parent == run.path and run.image_path(item).exists() for item in UNSAFE_IDS)
+    reopened = RunFolder.open(run.path)
+    assert reopened.done_ids() == set(UNSAFE_IDS)
+    ds = reopened.load_dataset(cache_dir=str(tmp_path / "hf-cache"))
+    assert {row["id"]: row["image"].getpixel((0, 0))[0] for row in ds} == {i: n for n, i in enumerate(UNSAFE_IDS)}
+
+
+def test_image_path_follows_the_recorded_file_name(run):
+    """A run written under an older naming rule still resolves: the row's file_name wins over the rule."""
+    (run.path / "legacy-name.png").write_bytes(png(3))
+    row = {"id": "z" * 150, "status": "ok", "file_name": "legacy-name.png", "attempt": 1}
+    with open(run.path / ATTEMPTS_FILE, "a") as f:
+        f.write(json.dumps(row) + "\n")
+    reopened = RunFolder.open(run.path)
+    assert reopened.done_ids() == {"z" * 150}
+    assert reopened.image_path("z" * 150) == run.path / "legacy-name.png"
+
+
+CONCURRENT_WRITER = textwrap.dedent(
+    """
+    import io, sys
+    from PIL import Image
+    from scigenbench.dataset.runs import RunFolder
+    path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, "PNG")
+    run = RunFolder.create(path, generator="fake", config={"k": 1}, dataset="mini")
+    for i in range(n):
+        ok = i % 4 != 0
+        run.append({"id": f"{tag}-{i}", "status": "ok" if ok else "failed", "code": tag * 3000},
+                   buf.getvalue() if ok else None)
+        if i % 5 == 0:  # both processes retry one shared id: attempts must count up across processes
+            run.append({"id": "shared", "status": "ok", "extra": {"by": tag}}, buf.getvalue())
+    """
+)
+
+
+def test_two_writer_processes_lose_nothing(tmp_path):
+    path, n = tmp_path / "run", 40
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(path), tag, str(n)]) for tag in "PQ"]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    run = RunFolder.open(path)
+    attempts = run.attempts()
+    assert len(attempts) == 2 * n + 2 * (n // 5)
+    assert all(a["code"] == a["id"][0] * 3000 for a in attempts if a["id"] != "shared")  # no interleaved rows
+    assert sorted(a["attempt"] for a in attempts if a["id"] == "shared") == list(range(1, 2 * (n // 5) + 1))
+    assert run.done_ids() == {f"{t}-{i}" for t in "PQ" for i in range(n) if i % 4} | {"shared"}
+    metadata = [json.loads(line) for line in (path / METADATA_FILE).read_text().splitlines()]
+    assert sorted(m["id"] for m in metadata) == sorted(run.done_ids())

@@ -89,3 +89,69 @@ def test_guessing_baseline_on_real_scigen_matches_protocol(upstream_dir):
     assert round(baseline["best_micro"] * 100, 1) == 40.2   # PROTOCOL §1.4: "always C" micro
     assert round(baseline["micro_by_letter"]["B"] * 100, 1) == 37.2
     assert round(baseline["best_perfect_image_rate"] * 100, 1) == 3.3
+
+
+@pytest.mark.needs_upstream
+def test_guessing_baseline_on_real_seephys_uses_the_best_perfect_letter(upstream_dir):
+    import json
+
+    from scigenbench.dataset import normalise_rows
+
+    rows, _ = normalise_rows(json.loads((upstream_dir / "seephys.json").read_text()), "seephys")
+    baseline = guessing_baseline(rows)
+    assert baseline["best_letter"] == "C" and round(baseline["best_micro"] * 100, 1) == 41.9
+    assert baseline["best_perfect_letter"] == "B"          # PROTOCOL §1.4: always B, 24 items
+    assert round(baseline["best_perfect_image_rate"] * 100, 1) == 7.3
+
+
+def test_judge_per_dimension_means_by_hand():
+    dims = ("Correctness_Fidelity", "Layout_Precision", "Readability_Occlusion", "Scientific_Plausibility",
+            "Expressiveness_Richness")
+    a = ItemResult(id="a", metric="judge", state="scored", score=1.0,
+                   details={"dimensions": dict(zip(dims, [2, 0, 1, 1, 1]))})
+    b = ItemResult(id="b", metric="judge", state="scored", score=1.6,
+                   details={"dimensions": dict(zip(dims, [1, 2, 2, 2, 1]))})
+    c = ItemResult(id="c", metric="judge", state="missing", reason="generation failed")
+    s = summarize([a, b, c], "judge", n_boot=0)
+    assert s["Correctness_Fidelity"]["lenient"] == pytest.approx(1.5)
+    assert s["Correctness_Fidelity"]["strict"] == pytest.approx(1.0)
+    assert s["Layout_Precision"]["strict"] == pytest.approx(2 / 3)
+    assert s["overall"]["lenient"] == pytest.approx(1.3)
+
+
+def test_pooled_upstream_perfect_needs_every_quiz_and_rinv():
+    quiz = [quiz_record("a", "scored", 2, n=2), quiz_record("b", "scored", 2, n=2),
+            quiz_record("c", "unscored")]
+    rinv = [ItemResult(id="a", metric="rinv", state="scored", score=1.0),
+            ItemResult(id="b", metric="rinv", state="scored", score=0.0),
+            ItemResult(id="c", metric="rinv", state="scored", score=1.0),
+            ItemResult(id="d", metric="rinv", state="not_applicable", reason="no multimodal_question")]
+    pooled = pooled_upstream(quiz, rinv)
+    # rows: a 2/2 + 1, b 2/2 + 0, c (quiz unscored, dropped like upstream's excluded rows) 1 -> 6/7
+    assert pooled["pooled_acc"] == pytest.approx(6 / 7)
+    assert pooled["pooled_perfect_rate"] == pytest.approx(2 / 3)   # a and c perfect, b not
+
+
+def test_strict_ci_is_computed_over_missing_too():
+    records = [judge_record(str(i), "scored", 2) for i in range(20)] + \
+        [judge_record(f"m{i}", "missing") for i in range(20)]
+    s = summarize(records, "judge", n_boot=400, seed=1)["overall"]
+    assert s["lenient_ci95"] == [2.0, 2.0]
+    lo, hi = s["strict_ci95"]
+    assert lo < 1.0 < hi and hi - lo < 1.0
+
+
+@pytest.mark.parametrize("metric", ["judge", "quiz", "rinv"])
+def test_an_undecodable_image_is_missing_not_unscored(metric):
+    from scigenbench.metrics import judge, quiz, rinv
+    from scigenbench.metrics.specs import resolve_backend
+
+    backend = resolve_backend("fake", responses=["Answer: A"] * 4, cache=False)
+    problem = {"id": "x", "source": "scigen", "domain": "Math", "image_type": None, "question": "q",
+               "answer": "1", "multimodal_question": "mq",
+               "quizzes": [{"question": "q", "options": {"A": "1", "B": "2"}, "correct_option": "A"}]}
+    item = {"judge": lambda: judge.judge_item(problem, b"not an image", backend),
+            "quiz": lambda: quiz.quiz_item(problem, b"not an image", backend),
+            "rinv": lambda: rinv.rinv_item(problem, b"not an image", backend)}[metric]()
+    assert item.state == "missing" and item.reason.startswith("image unreadable")
+    assert item.calls == 0 and item.image_sha256

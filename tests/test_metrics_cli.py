@@ -91,3 +91,13 @@ def test_ocr_proxy_is_refused_for_judge_metrics(mini_run, capsys):
     code = main(["evaluate", "--run", str(run_dir), "--metrics", "judge", "--judge", "ocr"])
     assert code == 2
     assert "quizzes only" in capsys.readouterr().err
+
+
+def test_eval_scigenbench_follows_upstream_image_lookup_order(tmp_path):
+    from scigenbench.scripts.eval_scigenbench import _upstream_images
+
+    (tmp_path / "images").mkdir()
+    for name in ("a.jpg", "a.png", "images/a.png", "b.jpg", "images/b.png", "images/c.jpg", "images/c.png"):
+        (tmp_path / name).write_bytes(png())
+    chosen = {k: v.relative_to(tmp_path).as_posix() for k, v in _upstream_images(tmp_path).items()}
+    assert chosen == {"a": "a.png", "b": "b.jpg", "c": "images/c.png"}

@@ -157,3 +157,25 @@ def test_fidelity_over_a_run_folder_with_coverage_and_set_level_fid(tmp_path):
     assert s["psnr"]["n"] == 3 and s["fid_n"] == 3 and s["fid"] >= 0 and "fid_error" not in s
     again = evaluate_run(run_dir, ["fidelity"], None, problems=problems, progress=False)
     assert again.reused["fidelity"] == 5 and again.summaries["fidelity"]["psnr"] == s["psnr"]
+
+
+def _transparent_figure():
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (120, 90), (0, 0, 0, 0))
+    ImageDraw.Draw(img).rectangle([20, 20, 70, 60], outline=(0, 0, 0, 255), width=3)
+    return img
+
+
+def test_upstream_mode_drops_alpha_like_convert_rgb_default_composites_on_white():
+    gen_default, _ = fidelity.aligned_pair(_transparent_figure(), figure())
+    gen_upstream, _ = fidelity.aligned_pair(_transparent_figure(), figure(), mode="upstream")
+    assert (gen_default[0, 0] == 255).all() and (gen_upstream[0, 0] == 0).all()
+
+
+def test_fid_inputs_squash_in_upstream_mode_and_pad_by_default():
+    wide = figure((400, 100))
+    padded = fidelity.fid_inputs([wide], size=64)[0]
+    squashed = fidelity.fid_inputs([wide], size=64, mode="upstream")[0]
+    assert padded.shape == squashed.shape == (3, 64, 64)
+    assert (padded[:, :10] == 255).all() and not (squashed[:, :10] == 255).all()

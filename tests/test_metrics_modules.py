@@ -56,8 +56,11 @@ def test_every_module_loads_and_computes_in_a_fresh_process(tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     judge = out["judge"]
     assert (judge["n_scored"], judge["n_unscored"], judge["n_missing"]) == (1, 1, 1)
-    assert judge["overall"] == pytest.approx(1.2) and judge["Scientific_Plausibility"] == 0.0
-    assert judge["Correctness_Fidelity_strict"] == pytest.approx(1.0)  # (2 + 0 missing) / 2
+    # headline = strict: the missing image counts 0, the unscored one is in no mean
+    assert judge["overall"] == pytest.approx(0.6) and judge["overall_lenient"] == pytest.approx(1.2)
+    assert judge["Scientific_Plausibility"] == 0.0
+    assert judge["Correctness_Fidelity"] == judge["Correctness_Fidelity_strict"] == pytest.approx(1.0)  # (2+0)/2
+    assert judge["Correctness_Fidelity_lenient"] == pytest.approx(2.0)
     quiz = out["quiz"]
     # "D or E" is ambiguous, no grader: the last standalone letter (E) is read, which is correct here
     assert quiz["quiz_acc_micro"] == 1.0 and quiz["answer_calls"] == 2 and quiz["grader_calls"] == 0

@@ -104,3 +104,62 @@ def test_verdict_parse_is_strict(reply, expected):
 ])
 def test_answers_equivalent(candidate, gold, same):
     assert answers_equivalent(candidate, gold) is same
+
+
+# --- review fixes ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reply", [
+    "I cannot answer a question about an image I cannot see.",
+    "The answer is a 3 cm displacement.",
+])
+def test_refusal_mentioning_answer_a_is_not_read_as_option_a(reply):
+    assert extract_letter(reply, ["A", "B", "C", "D"]).status == "none"
+
+
+@pytest.mark.parametrize("reply,letter", [
+    ("c", "C"), ("(c)", "C"), ("**b**", "B"), ("Option d.", "D"), ("The answer is (b)", "B"), ("answer: a", "A"),
+    ("C) 3 cm", "C"), ("The answer is C.", "C"),
+])
+def test_lowercase_and_bare_letters_are_read(reply, letter):
+    parsed = extract_letter(reply, ["A", "B", "C", "D"])
+    assert parsed.decided and parsed.letter == letter
+
+
+def test_letters_inside_a_think_block_are_ignored():
+    parsed = extract_letter("<think>Maybe Answer: B? Or A.</think>\n**C**", ["A", "B", "C", "D"])
+    assert (parsed.letter, parsed.status) == ("C", "single")
+
+
+def test_judge_accepts_integral_floats_and_ignores_extra_keys():
+    obj = dict(zip(KEYS, [2.0, 1, "0", 2, 1]), overall=1.2)
+    assert parse_judge(json.dumps(obj)).scores == dict(zip(KEYS, [2, 1, 0, 2, 1]))
+
+
+def test_judge_draft_inside_think_block_is_not_the_verdict():
+    assert parse_judge(f"<think>draft {verdict(2, 2, 2, 2, 2)}</think> I cannot rate this.").scores is None
+    text = f"<think>draft {verdict(0, 0, 0, 0, 0)}</think>\n```json\n{verdict(1, 2, 1, 2, 1)}\n```"
+    assert parse_judge(text).scores == dict(zip(KEYS, [1, 2, 1, 2, 1]))
+
+
+def test_verdict_after_a_think_block():
+    assert parse_verdict("<think>Verdict: INCORRECT?</think>\nVerdict: CORRECT")[0] == "CORRECT"
+    assert parse_verdict("Verdict: CORRECT\n<think>hmm</think>")[0] == "CORRECT"
+
+
+@pytest.mark.parametrize("candidate,gold", [
+    ("2", "1, 2"),            # a list is not its last element
+    ("1,2", "12"),
+    ("0", "6.67e-11"),        # no absolute tolerance: tiny constants are not 0
+    ("1e-7", "0"),
+])
+def test_equivalence_never_settles_lists_or_tiny_numbers(candidate, gold):
+    assert answers_equivalent(candidate, gold) is False
+
+
+def test_equivalence_keeps_thousands_separators():
+    assert answers_equivalent("1,000", "1000") is True
+
+
+def test_equivalence_is_case_sensitive_except_for_choice_letters():
+    assert answers_equivalent("5 MA", "5 mA") is False
+    assert answers_equivalent("c", "C") is True

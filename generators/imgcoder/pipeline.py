@@ -9,6 +9,7 @@ and a failed render or check is fed back to the model for a bounded number of ro
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -17,9 +18,15 @@ from typing import Any
 from scigenbench.generators.backends import WRAPPER_OPTIONS
 from scigenbench.generators.base import GenerationOutput, Generator
 from scigenbench.generators.imgcoder import prompting
-from scigenbench.generators.imgcoder.parsing import LANGUAGES, parse_plan, parse_single, parse_understanding
+from scigenbench.generators.imgcoder.parsing import (
+    LANGUAGES,
+    parse_plan,
+    parse_single,
+    parse_understanding,
+    strip_reasoning,
+)
 from scigenbench.generators.imgcoder.references import few_shot_pool, select_examples
-from scigenbench.generators.imgcoder.verify import verify
+from scigenbench.generators.imgcoder.verify import Check, verify
 
 #: options of ``make_imgcoder`` that configure the backbone backend rather than ImgCoder itself
 BACKEND_OPTIONS = (*WRAPPER_OPTIONS, "api_key_env", "responses", "device", "dtype")
@@ -115,6 +122,7 @@ class _Trace:
     language: str | None = None
     pngs: dict[int, bytes] = field(default_factory=dict)  # round -> image of a successful render
     repair_error: str | None = None  # a repair call that failed for good (the loop stopped there)
+    plan_error: str | None = None  # the plan could not be parsed: the fallback plan has no labels to check
 
     def add_time(self, key: str, seconds: float) -> None:
         self.timings[key] = round(self.timings.get(key, 0.0) + seconds, 4)
@@ -242,22 +250,24 @@ class ImgCoder(Generator):
             version = self._version("single", forced, examples)
             answer = self._call("single", messages, trace, version)
             understanding, plan, code_text, error = parse_single(answer, pref)
-            trace.stages[-1]["parse_error"] = error
+            trace.stages[-1]["parse_error"] = self._truncation_note(trace.stages[-1], error)
             trace.understanding, trace.plan, trace.language = understanding, plan, plan["language"]
+            trace.plan_error = error if error and error.startswith("plan not parsed") else None
             return messages, answer, code_text
 
         messages = prompting.understand_messages(problem)
         answer = self._call("understand", messages, trace, prompting.PROMPT_VERSIONS["understand"])
         understanding, error = parse_understanding(answer)
-        trace.stages[-1]["parse_error"] = error
+        trace.stages[-1]["parse_error"] = self._truncation_note(trace.stages[-1], error)
         trace.understanding = understanding
 
         examples = self._examples(problem, forced)
         messages = prompting.plan_messages(problem, answer if error else understanding, pref, examples)
         answer = self._call("plan", messages, trace, self._version("plan", None, examples))
         plan, error = parse_plan(answer, pref)
-        trace.stages[-1]["parse_error"] = error
+        trace.stages[-1]["parse_error"] = self._truncation_note(trace.stages[-1], error)
         trace.plan, trace.language = plan, plan["language"]
+        trace.plan_error = error if error and error.startswith("plan not parsed") else None
 
         examples = self._examples(problem, plan["language"])
         messages = prompting.code_messages(problem, plan, plan["language"], examples)
@@ -279,23 +289,33 @@ class ImgCoder(Generator):
                         raise
                     trace.repair_error = f"backbone call failed in the {exc}"
                     break  # keep what the earlier rounds produced
-            record = self._attempt(problem, trace, round_no, code_source, language)
+            truncated = bool(trace.stages[-1].get("truncated"))
+            record = self._attempt(problem, trace, round_no, code_source, language, truncated=truncated)
             trace.rounds.append(record)
             if record["passed"]:
                 return "ok", trace.pngs[round_no], None
+            if record["checks"] and set(record["checks"]["failed"]) == {"plan_parsed"}:
+                break  # the program is fine as far as it can be checked; a repair of the code cannot fix the plan
             if round_no < max_rounds:
                 record["feedback"], record["feedback_prompt"] = self._feedback(record, round_no + 1, max_rounds)
         return self._final_failure(trace)
 
     def _attempt(self, problem: dict[str, Any], trace: _Trace, round_no: int, answer: str,
-                 language: str) -> dict[str, Any]:
-        """Extract, render and verify one program; returns the round record."""
+                 language: str, *, truncated: bool = False) -> dict[str, Any]:
+        """Extract, render and verify one program; returns the round record.
+
+        Besides :func:`verify`'s checks, a rendered round fails ``answer_complete`` when the answer was cut off
+        at ``max_tokens`` (a truncated program can still draw something) and ``plan_parsed`` when the plan
+        could not be read (nothing was checked against a plan).
+        """
         code = _extract_code(answer, language)
         record: dict[str, Any] = {"round": round_no, "language": language, "code": code, "render": None,
-                                  "checks": None, "passed": False, "feedback": None, "feedback_prompt": None}
+                                  "checks": None, "passed": False, "feedback": None, "feedback_prompt": None,
+                                  "answer_truncated": truncated}
         if not code.strip():
-            record["render"] = {"status": "no_code", "error": "the answer contains no program (no code block)",
-                                "error_line": None}
+            excerpt = " ".join((answer or "").split())[:200]
+            record["render"] = {"status": "no_code", "error": "the answer contains no program (no code block)"
+                                + (f"; it says: {excerpt!r}" if excerpt else "; it is empty"), "error_line": None}
             return record
         started = time.perf_counter()
         render = self._render(code, language)
@@ -304,6 +324,14 @@ class ImgCoder(Generator):
         started = time.perf_counter()
         verification = verify(render, trace.plan or {}, problem=problem, code=code, language=language,
                               check_answer=self.settings.check_answer_leak)
+        if render.status == "ok":
+            verification.checks.append(Check(
+                "answer_complete", not truncated,
+                f"the answer was cut off at the output limit ({self.settings.max_tokens} tokens), so the program "
+                "is incomplete: write a shorter complete program" if truncated else ""))
+            if trace.plan_error:
+                verification.checks.append(Check("plan_parsed", False, f"nothing was checked against a plan: "
+                                                                       f"{trace.plan_error}"))
         trace.add_time("verify", time.perf_counter() - started)
         record["checks"] = verification.to_dict()
         record["passed"] = verification.passed
@@ -314,11 +342,19 @@ class ImgCoder(Generator):
     def _feedback(self, record: dict[str, Any], next_round: int, max_rounds: int) -> tuple[str, str]:
         render = record["render"]
         if render["status"] != "ok":
+            error = render.get("error") or ""
+            if record.get("answer_truncated"):
+                error = (f"Your answer was cut off at the output limit ({self.settings.max_tokens} tokens), so the "
+                         f"program is incomplete: write a shorter complete program.\n{error}")
+            if record["language"] == "tikz" and re.search(r"Font \S+ at \d+ not found", error):
+                error += ("\nHint: fonts cannot be generated here; write degrees as $^\\circ$ instead of a Unicode °, "
+                          "or load \\usepackage{lmodern}.")
             message = prompting.repair_error_message(
-                round_no=next_round, max_rounds=max_rounds, status=render["status"], error=render.get("error") or "",
+                round_no=next_round, max_rounds=max_rounds, status=render["status"], error=error,
                 error_line=render.get("error_line"), code=record["code"])
             return message, prompting.PROMPT_VERSIONS["repair_error"]
-        failures = [c["detail"] or c["name"] for c in record["checks"]["checks"] if not c["passed"]]
+        failures = [c["detail"] or c["name"] for c in record["checks"]["checks"]
+                    if not c["passed"] and c["name"] != "plan_parsed"]  # the program cannot fix the plan
         message = prompting.repair_checks_message(round_no=next_round, max_rounds=max_rounds, failures=failures)
         return message, prompting.PROMPT_VERSIONS["repair_checks"]
 
@@ -332,10 +368,15 @@ class ImgCoder(Generator):
             if not self.settings.require_verified:
                 return "ok", trace.pngs[best["round"]], None
             return "verify_failed", trace.pngs[best["round"]], error
-        last = trace.rounds[-1]["render"]
+        last_round = trace.rounds[-1]
+        last = last_round["render"]
         status = "blocked" if last["status"] == "blocked" else "render_failed"
-        last_line = (last.get("error") or "").strip().splitlines()[-1:] or [""]
-        return status, None, f"render {last['status']} after {len(trace.rounds)} round(s): {last_line[0]}{note}"
+        lines = [line for line in (last.get("error") or "").strip().splitlines() if line.strip()] or [""]
+        # a traceback ends with the exception; a LaTeX log starts with the error (the rest is context)
+        cause = lines[0] if last_round.get("language") == "tikz" else lines[-1]
+        if last_round.get("answer_truncated"):
+            note = f" (the answer was cut off at max_tokens={self.settings.max_tokens})" + note
+        return status, None, f"render {last['status']} after {len(trace.rounds)} round(s): {cause.strip()}{note}"
 
     # --- helpers --------------------------------------------------------------------------------------------
 
@@ -357,6 +398,7 @@ class ImgCoder(Generator):
         elapsed = time.perf_counter() - started
         trace.add_time(stage, elapsed)
         usage = getattr(result, "usage", None)
+        finish_reason = (getattr(result, "provenance", None) or {}).get("finish_reason")
         record.update({
             "raw": result.text,
             "model": getattr(result, "model", ""),
@@ -365,8 +407,16 @@ class ImgCoder(Generator):
             "cost_usd": float(getattr(result, "cost_usd", 0.0) or 0.0),
             "cached": bool(getattr(result, "cached", False)),
             "latency_s": round(elapsed, 4),
+            "finish_reason": finish_reason,
+            "truncated": finish_reason == "length",
         })
-        return result.text
+        # a reasoning model's <think> part may hold draft code or JSON: only the answer after it is used
+        return strip_reasoning(result.text or "")
+
+    def _truncation_note(self, stage: dict[str, Any], error: str | None) -> str | None:
+        if error and stage.get("truncated"):
+            return f"{error} (the answer was cut off at max_tokens={self.settings.max_tokens})"
+        return error
 
     def _examples(self, problem: dict[str, Any], language: str | None) -> list[dict[str, Any]]:
         return select_examples(problem, self.settings.few_shot, language=language)
@@ -421,13 +471,29 @@ class ImgCoder(Generator):
                                 timings=dict(trace.timings), usage=trace.usage(), extra=extra)
 
 
+_PYTHON_CODE_LINE = re.compile(r"^\s*(?:import |from [\w.]+ import |def |class |plt\.|fig\b|ax\w*\s*[.=\[]|np\.|\w+\s*=)",
+                               re.MULTILINE)
+_TIKZ_CODE = re.compile(r"\\(?:documentclass|draw|node|path|fill|filldraw|coordinate|usetikzlibrary)\b|"
+                        r"\\begin\{tikzpicture\}")
+
+
 def _extract_code(answer: str, language: str) -> str:
+    """The program in a model answer; ``""`` when there is none (empty, a refusal, prose without code)."""
     from scigenbench.generators.sandbox import extract_code
 
+    answer = answer or ""
+    if "```" not in answer and "~~~" not in answer and not _looks_like_code(answer, language):
+        return ""  # unfenced prose ("I'm sorry, I can't ...") is no program; rendering it only gives a SyntaxError
     try:
-        return extract_code(answer or "", language) or ""
+        return extract_code(answer, language) or ""
     except ValueError:
         return ""
+
+
+def _looks_like_code(text: str, language: str) -> bool:
+    if language == "tikz":
+        return bool(_TIKZ_CODE.search(text))
+    return bool(_PYTHON_CODE_LINE.search(text))
 
 
 def _render_summary(render: Any) -> dict[str, Any]:

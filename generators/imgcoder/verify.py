@@ -39,6 +39,7 @@ _SPACING = re.compile(r"\\[,;:! ]|~|\\quad|\\qquad|\\enspace|\\thinspace")
 _DEGREE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\^\s*\{\s*o\s*\}|\\(?:text)?degree\b|\\textdegree(?:\{\})?")
 _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
+_FRAC_DIGITS = re.compile(r"\\[dtc]?frac\s*(\d)\s*(\d)")  # \frac12
 # a control word swallows the space after it, as in TeX: "\\Delta H" is "ΔH"
 _COMMAND = re.compile(r"\\([A-Za-z]+) ?|\\([%&#_$])")
 _DASHES = str.maketrans({"−": "-", "–": "-", "—": "-", "‐": "-", "‑": "-", "′": "'", "’": "'", "‘": "'",
@@ -78,9 +79,12 @@ def _normalise_spaced(text: Any) -> str:
     s = str(text)
     s = _SPACING.sub(" ", s)
     s = _DEGREE.sub("°", s)
-    for _ in range(3):  # nested fractions
-        s = _FRAC.sub(r"\1/\2", s)
-    s = _SQRT.sub(r"√\1", s)
+    s = _FRAC_DIGITS.sub(r"\1/\2", s)
+    for _ in range(4):  # nested: \frac{\sqrt{3}}{2} needs the root first, then the fraction
+        before = s
+        s = _FRAC.sub(r"\1/\2", _SQRT.sub(r"√\1", s))
+        if s == before:
+            break
     s = _COMMAND.sub(_command_replacement, s)
     s = s.replace("$", "").replace("{", "").replace("}", "").replace("^", "").replace("_", "")
     s = s.replace("\\", "")
@@ -139,11 +143,17 @@ def find_in_texts(texts: Iterable[str], needle: str) -> str | None:
 
 # --- numbers (answer leaks) ---------------------------------------------------------------------------------
 
+# "1.5 \\times 10^{-3}", "1.5×10⁻³", "1.5 x 10^-3" -> "1.5e-3" before normalising (which drops the ^)
+_SCI_LATEX = re.compile(r"(\d)\s*(?:\\times|\\cdot|×|·|x|\*)\s*10\s*\^\s*\{?\s*([-+−]?\s*\d+)\s*\}?")
+_SCI_UNICODE = re.compile(r"(\d)\s*(?:×|·|x|\*)\s*10([⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
+_SUPERSCRIPTS = str.maketrans("⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹", "-+0123456789")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?(?![\d.])", re.IGNORECASE)
 
 
 def numbers_in(text: str) -> list[float]:
     """Numbers written in ``text`` (normalised first, so ``1.7E+5`` and ``−3`` parse)."""
+    text = _SCI_LATEX.sub(lambda m: f"{m.group(1)}e{m.group(2).replace('−', '-').replace(' ', '')}", str(text))
+    text = _SCI_UNICODE.sub(lambda m: f"{m.group(1)}e{m.group(2).translate(_SUPERSCRIPTS)}", text)
     out = []
     for token in _NUMBER.findall(_normalise_spaced(text)):
         try:
@@ -359,6 +369,19 @@ def image_is_blank(png: bytes | None, *, threshold: float = 0.999) -> bool:
     return total == 0 or max(hist) / total > threshold
 
 
+_MISSING_GLYPH = re.compile(r"Glyph (\d+) (?:\([^)]*\) )?missing from (?:current )?font")
+
+
+def missing_glyphs_in(stderr: str) -> list[str]:
+    """Characters matplotlib reported it could not draw (``Glyph N (...) missing from font(s) ...``)."""
+    out: list[str] = []
+    for code in _MISSING_GLYPH.findall(stderr):
+        char = chr(int(code))
+        if char not in out:
+            out.append(char)
+    return out
+
+
 def verify(render: Any, plan: dict[str, Any], *, problem: dict[str, Any] | None = None, code: str | None = None,
            language: str | None = None, check_answer: bool = True) -> Verification:
     """Check a render against its plan.
@@ -374,7 +397,8 @@ def verify(render: Any, plan: dict[str, Any], *, problem: dict[str, Any] | None 
 
     Returns:
         A :class:`Verification` with the checks ``rendered``, ``not_blank``, ``labels_present``,
-        ``must_not_show_absent`` and ``answer_not_leaked`` (the last only when ``problem`` is given).
+        ``must_not_show_absent`` and ``answer_not_leaked`` (the last only when ``problem`` is given), plus
+        ``glyphs_drawn`` (failed) when matplotlib reported characters its font cannot draw.
     """
     language = language or plan.get("language") or getattr(render, "language", None)
     status = getattr(render, "status", "error")
@@ -383,6 +407,13 @@ def verify(render: Any, plan: dict[str, Any], *, problem: dict[str, Any] | None 
         return Verification(checks)
     blank = image_is_blank(getattr(render, "png", None))
     checks.append(Check("not_blank", not blank, "the image is blank (one colour)" if blank else ""))
+    missing_glyphs = missing_glyphs_in(getattr(render, "stderr", "") or "")
+    if missing_glyphs:  # matplotlib drew empty boxes: the text artists have the label, the picture does not
+        checks.append(Check(
+            "glyphs_drawn", False,
+            "the font cannot draw these characters (they appear as empty boxes): "
+            + ", ".join(repr(c) for c in missing_glyphs) + "; write them another way (e.g. English words, "
+            "or mathtext such as $\\alpha$)", missing_glyphs))
     label_texts, leak_texts = drawn_texts(render, code, language)
     labels = [str(x) for x in plan.get("labels") or []]
     missing = [label for label in labels if find_in_texts(label_texts, label) is None]

@@ -127,7 +127,7 @@ def apply_landlock(*, read_only: list[str], read_write: list[str], rw_files: lis
     try:
         rw_dir = handled_fs & ~_FS_EXECUTE & ~_FS_MAKE_CHAR & ~_FS_MAKE_BLOCK
         for path in read_only:
-            _add_path_rule(ruleset, path, _FS_READ | _FS_EXECUTE)
+            _add_path_rule(ruleset, path, _FS_READ)  # no EXECUTE: nothing may be exec()ed, even without seccomp
         for path in read_write:
             _add_path_rule(ruleset, path, rw_dir)
         for path in rw_files:

@@ -97,13 +97,102 @@ def main() -> None:
             _child(job, fds[0], fds[1], job_dir, config, abi, seccomp, ctrl)
         for fd in fds:
             os.close(fd)
-        trailer = _wait(pid, started + float(job["timeout"]))
-        shutil.rmtree(job_dir, ignore_errors=True)
+        trailer = _wait(pid, started + float(job["timeout"]), kill_group=not config.get("private_pid_ns"))
+        leftovers = _reap_leftovers(private_pid_ns=bool(config.get("private_pid_ns")))
+        if leftovers:
+            trailer["leftover_processes"] = leftovers
+        if not _remove_tree(job_dir):
+            trailer["recycle"] = "the job left files its directory could not be cleaned of"
+        if leftovers < 0:
+            trailer["recycle"] = "processes started by the job could not all be killed"
         ctrl.send(json.dumps(trailer).encode())
 
 
-def _wait(pid: int, deadline: float) -> dict:
-    """Wait for the child until ``deadline``, then SIGKILL it; return how it ended."""
+def _remove_tree(path: str) -> bool:
+    """Delete a job directory even when the job made parts of it unreadable (``chmod 000``); True when gone."""
+
+    def fix_and_retry(func, target, _exc):
+        for p in {os.path.dirname(target), target}:
+            try:
+                os.chmod(p, 0o700, follow_symlinks=False)
+            except (OSError, NotImplementedError):
+                pass
+        try:
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, onerror=fix_and_retry)
+            else:
+                func(target)
+        except OSError:
+            pass
+
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+    shutil.rmtree(path, onerror=fix_and_retry)
+    return not os.path.lexists(path)
+
+
+def _reap_leftovers(*, private_pid_ns: bool) -> int:
+    """Kill and reap whatever the job started that is still around (only possible when seccomp is missing).
+
+    The zygote is a subreaper, so orphans of the job are re-parented to it. In bubblewrap's private PID namespace
+    as a fresh uid, ``kill(-1)`` reaches exactly the job's leftovers (the namespace's init is exempt and every
+    other process there is the zygote itself). Outside one, the zygote's children are found in ``/proc`` (the
+    job itself is already reaped, so every child left is a leftover, even one that called ``setsid``). Returns
+    the number of processes reaped, -1 when some would not die.
+    """
+    reaped = 0
+    for _ in range(50):
+        while True:  # ECHILD: no child at all, the usual case, costs one system call
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return reaped
+            if pid == 0:
+                break
+            reaped += 1
+        if private_pid_ns:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass  # ESRCH: nothing left to signal
+        else:
+            for pid in _children_of(os.getpid()):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        time.sleep(0.002)  # give them time to die
+    return -1
+
+
+def _children_of(parent: int) -> list[int]:
+    """Pids whose parent is ``parent`` (from /proc; a child still a zombie is included, harmlessly)."""
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+        if len(fields) > 1 and int(fields[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+def _wait(pid: int, deadline: float, *, kill_group: bool = False) -> dict:
+    """Wait for the child until ``deadline``, then SIGKILL it; return how it ended.
+
+    With ``kill_group`` the job's process group is killed too, while the child's zombie still reserves the id.
+    """
     timed_out = False
     try:
         pidfd = os.pidfd_open(pid)
@@ -125,6 +214,11 @@ def _wait(pid: int, deadline: float) -> dict:
             time.sleep(min(0.005, remaining))
     if pidfd is not None:
         os.close(pidfd)
+    if kill_group:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
     _, status, usage = os.wait4(pid, 0)
     trailer = {"timed_out": timed_out, "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
                "maxrss_kb": usage.ru_maxrss, "exit": None, "signal": None}
@@ -139,6 +233,7 @@ def _child(job: dict, src_fd: int, res_fd: int, job_dir: str, config: dict, abi:
     code = 70
     try:
         ctrl.close()
+        os.setpgid(0, 0)  # the job's own process group: leftovers can be killed as a group
         source = _read_all(src_fd, MAX_SOURCE)
         os.close(src_fd)
         # descriptors: 0, 1, 2 -> /dev/null (the program cannot forge protocol output), 3 -> result pipe

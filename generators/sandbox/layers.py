@@ -44,10 +44,21 @@ class HostPlan:
     seccomp: bool
     seccomp_reason: str
     python_roots: list[str] = field(default_factory=list)
+    euid: int = field(default_factory=os.geteuid)
+    python_world_readable: bool = True
 
     @property
     def uid_drop(self) -> bool:
-        return self.mode == "root"
+        """matplotlib workers run as a fresh unprivileged uid (as root; without bubblewrap only when the Python
+        installation is readable by other users, since the worker imports from it after dropping)."""
+        if self.mode == "root":
+            return True
+        return self.mode == "none" and self.euid == 0 and self.python_world_readable
+
+    @property
+    def tex_uid_drop(self) -> bool:
+        """TeX jobs run as a fresh unprivileged uid (``setpriv``), with or without bubblewrap."""
+        return self.mode == "root" or (self.mode == "none" and self.euid == 0 and bool(shutil.which("setpriv")))
 
     def layers(self) -> list[str]:
         """Names of the layers every job gets (``no-*`` for the missing ones)."""
@@ -57,6 +68,8 @@ class HostPlan:
             out.append("uid-drop" if self.uid_drop else "user-ns")
         else:
             out.append("no-bwrap")
+            if self.euid == 0:  # without bubblewrap, root's jobs drop to a fresh uid when they can
+                out.append("uid-drop" if self.uid_drop else "no-uid-drop")
         out += ["rlimits"]
         if self.landlock_abi >= 1:
             out.append(f"landlock-abi{self.landlock_abi}")
@@ -117,9 +130,22 @@ def detect() -> HostPlan:
         if error:
             bwrap, mode = None, "none"
     seccomp, reason = _confine.seccomp_or_none()
+    roots = python_roots()
     return HostPlan(bwrap=bwrap, bwrap_version=version, bwrap_error=error, mode=mode,
                     landlock_abi=_confine.landlock_abi(), seccomp=seccomp is not None, seccomp_reason=reason,
-                    python_roots=python_roots())
+                    python_roots=roots, euid=os.geteuid(),
+                    python_world_readable=all(world_readable(r) for r in [*roots, str(SANDBOX_CODE_DIR)]))
+
+
+def world_readable(path: str) -> bool:
+    """Whether any user can reach and list ``path`` (every parent searchable by others, itself readable)."""
+    p = Path(path).resolve()
+    try:
+        if not os.stat(p).st_mode & 0o005 == 0o005:
+            return False
+        return all(os.stat(parent).st_mode & 0o001 for parent in p.parents)
+    except OSError:
+        return False
 
 
 def namespace_args(mode: str) -> list[str]:

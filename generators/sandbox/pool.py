@@ -121,7 +121,10 @@ class _Zygote:
         else:
             self._host_dir = tempfile.mkdtemp(prefix="scigenbench-sandbox-")
             work = self._host_dir
+            if uid is not None:  # root without bubblewrap: the worker drops to `uid` and must own its folder
+                os.chown(self._host_dir, uid, uid)
         config = {"drop_uid": uid, "landlock": self.plan.landlock_abi >= 1, "seccomp": self.plan.seccomp,
+                  "private_pid_ns": bool(self.plan.bwrap),
                   "mpl_dir": f"{work}/mpl", "jobs_dir": f"{work}/jobs", "preload": list(self.preload),
                   # what a job may read (Landlock); its own job directory is added read-write per job
                   "read_only": ["/usr", *self.plan.python_roots, self._code_dir(), f"{work}/mpl", "/dev/urandom"]}
@@ -402,7 +405,8 @@ class RendererPool:
                     result.error = str(e)
                     return result
                 raw = zygote.run(source, dpi=dpi, timeout=timeout, limits=self.limits)
-                if raw.get("failure") or zygote.jobs >= self.max_jobs_per_worker:
+                if raw.get("failure") or zygote.jobs >= self.max_jobs_per_worker or (
+                        raw.get("trailer") or {}).get("recycle"):
                     zygote.kill()  # damaged, hung or worn: the next job starts a fresh one
                 if not raw.get("worker_lost"):
                     break  # a worker lost before the job ran is replaced and the job tried once more

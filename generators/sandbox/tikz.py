@@ -158,7 +158,7 @@ def render_tikz_confined(source: str, *, timeout: float, dpi: int, plan: _layers
         result.error = "the document is larger than 1 MiB"
         return result
     limits_args = dict(cpu=max(1, int(timeout + 0.999)), as_kb=(1 << 30) // 1024,
-                       fsize_blocks=limits.file_size // 512, nproc="&& ulimit -p 64 " if plan.uid_drop else "")
+                       fsize_blocks=limits.file_size // 512, nproc="&& ulimit -p 64 " if plan.tex_uid_drop else "")
     key = _preamble_key(document)
     fmt = FORMATS.get(key)
     if fmt is not None:
@@ -262,11 +262,7 @@ def _run_sandboxed(script: str, payload: bytes, plan: _layers.HostPlan, timeout:
             cmd += ["--ro-bind", fmt_path, "/job/pre.fmt"]
         for key, value in TEX_ENV.items():
             cmd += ["--setenv", key, value]
-        inner = ["/bin/sh", "-c", script]
-        if plan.uid_drop:
-            uid = str(_layers.new_sandbox_uid())
-            inner = ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--no-new-privs", "--", *inner]
-        cmd += ["--", *inner]
+        cmd += ["--", *_drop_to_fresh_uid(["/bin/sh", "-c", script], plan)]
         pass_fds, env = [r], {}
     else:
         host_dir = tempfile.mkdtemp(prefix="scigenbench-tex-")
@@ -274,7 +270,9 @@ def _run_sandboxed(script: str, payload: bytes, plan: _layers.HostPlan, timeout:
             f.write(payload)
         if fmt_path:
             shutil.copy(fmt_path, os.path.join(host_dir, "pre.fmt"))
-        cmd = ["/bin/sh", "-c", script.replace("cd /job", f"cd '{host_dir}'")]
+        inner = _drop_to_fresh_uid(["/bin/sh", "-c", script.replace("cd /job", f"cd '{host_dir}'")], plan,
+                                   own=host_dir)
+        cmd = inner
         pass_fds, env = [], {**TEX_ENV, "HOME": host_dir, "TEXMFVAR": f"{host_dir}/texmf-var"}
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -295,6 +293,19 @@ def _run_sandboxed(script: str, payload: bytes, plan: _layers.HostPlan, timeout:
         if host_dir:
             shutil.rmtree(host_dir, ignore_errors=True)
     return proc.returncode, out, err, timed_out
+
+
+def _drop_to_fresh_uid(argv: list[str], plan: _layers.HostPlan, own: str | None = None) -> list[str]:
+    """``argv`` run as a fresh unprivileged uid via ``setpriv`` when we are root (``own``: a host folder the
+    job must write in, handed to that uid first)."""
+    if not plan.tex_uid_drop:
+        return argv
+    uid = _layers.new_sandbox_uid()
+    if own is not None:
+        for root, dirs, files in os.walk(own):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                os.chown(name, uid, uid)
+    return ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--no-new-privs", "--", *argv]
 
 
 def _classify(result: RenderResult, rc: int, timed_out: bool, log: str, out: bytes, timeout: float, offset: int,
@@ -335,7 +346,9 @@ def _classify(result: RenderResult, rc: int, timed_out: bool, log: str, out: byt
 
 
 def _tex_layers(plan: _layers.HostPlan) -> list[str]:
-    out = ["bwrap", "mount-ns", "pid-ns", "net-ns", "uid-drop" if plan.uid_drop else "user-ns"] if plan.bwrap \
-        else ["no-bwrap"]
+    if plan.bwrap:
+        out = ["bwrap", "mount-ns", "pid-ns", "net-ns", "uid-drop" if plan.tex_uid_drop else "user-ns"]
+    else:
+        out = ["no-bwrap"] + (["uid-drop" if plan.tex_uid_drop else "no-uid-drop"] if plan.euid == 0 else [])
     return out + ["rlimits", "no-shell-escape", "openin_any=p", "openout_any=p", "no-mktex", "wall-timeout",
                   "job-tmpfs" if plan.bwrap else "host-tmpdir"]

@@ -20,7 +20,8 @@ figure should show. A vision-language model (the "judge" backend) answers every 
 chosen letter is read by rule (a final "Answer: X" line, the option's text, or a single standalone letter) and a
 grader model is asked only when the reply is ambiguous. Reports micro accuracy (over quizzes), macro accuracy
 (per image, then averaged), the perfect-image rate, coverage, and the constant-letter guessing baseline.
-A missing image (None) is "missing": it counts 0 in the *_strict numbers and is excluded from the others. A quiz
+A missing image (None) is "missing": its quizzes count as wrong in the headline (strict) numbers and are left out of
+the *_lenient (upstream-style) ones. A quiz
 the pipeline could not grade (API failure, unparsable grader) makes the image "unscored", never wrong.
 """
 
@@ -40,10 +41,10 @@ Args:
     n_boot (`int`, default 0): bootstrap resamples for 95 % confidence intervals.
     return_records (`bool`, default False): also return the per-image records (raw replies, letters, reasons).
 Returns:
-    quiz_acc_micro (`float`): correct quizzes / scored quizzes (0-1); `quiz_acc_micro_strict` adds the quizzes of
-        missing images as wrong.
+    quiz_acc_micro (`float`): correct quizzes / quizzes of scored and missing images, missing ones wrong (0-1,
+        strict; `quiz_acc_micro_strict` is the same); `quiz_acc_micro_lenient` over scored images only.
     quiz_acc_macro (`float`), perfect_image_rate (`float`): per-image mean accuracy and share of images with every
-        quiz right (each with `_strict` and `_ci95`).
+        quiz right (each with `_strict`, `_lenient`, `_ci95` and `_lenient_ci95`).
     n_items, n_scored, n_unscored, n_missing, n_not_applicable (`int`): coverage.
     answer_calls, grader_calls (`int`): model calls made (cache hits excluded).
     guessing_baseline_micro (`float`), guessing_baseline_letter (`str`): best constant-letter guess.
@@ -70,8 +71,8 @@ Examples:
     >>> ImageDraw.Draw(img).text((20, 40), "m = 47 kg", fill="black")
     >>> qs = [{"question": "Which mass is written?", "options": {"A": "12 kg", "B": "47 kg"}, "correct_option": "B"}]
     >>> out = quiz.compute(images=[img, None], quizzes=[qs, qs], judge="ocr", judge_options={"cache": False})
-    >>> out["quiz_acc_micro"], out["quiz_acc_micro_strict"], out["n_missing"], out["proxy"]
-    (1.0, 0.5, 1, True)
+    >>> out["quiz_acc_micro"], out["quiz_acc_micro_lenient"], out["n_missing"], out["proxy"]
+    (0.5, 1.0, 1, True)
 """
 
 #: options as JSON: any subset of the letters A-E, values may be None (datasets < 5 lacks Json: pass

@@ -36,7 +36,8 @@ Args:
     n_boot (`int`, default 0): bootstrap resamples for 95 % confidence intervals.
     return_records (`bool`, default False): also return the per-image records.
 Returns:
-    rinv_acc (`float`): correct / scored (0-1); `rinv_acc_strict` counts missing images as 0; `rinv_acc_ci95`.
+    rinv_acc (`float`): correct / (scored + missing) (0-1, strict: a missing image counts 0; `rinv_acc_strict` is
+        the same); `rinv_acc_lenient`: correct / scored (upstream-style); `rinv_acc_ci95`, `rinv_acc_lenient_ci95`.
     n_items, n_scored, n_unscored, n_missing, n_not_applicable (`int`): coverage.
     by_method (`dict`): how many verdicts came from the equivalence check and from the grader.
     judge_model (`str`).

@@ -20,7 +20,8 @@ problem it was drawn for on five dimensions, each an integer 0 (low), 1 (medium)
 Correctness_Fidelity (C&F), Layout_Precision (L&P), Readability_Occlusion (R&O), Scientific_Plausibility (SP) and
 Expressiveness_Richness (E&R). The prompt is the project's own (versioned) with the paper's rubric. The verdict is
 the last well-formed JSON object with the five keys; a reply without one, or with a value outside {0, 1, 2}, is
-"unscored" (kept with its raw text), never 0. A missing image (None) is "missing": it counts 0 in *_strict.
+"unscored" (kept with its raw text), never 0 and in no mean. A missing image (None) is "missing": it counts 0 in
+the headline (strict) numbers and is left out of the *_lenient (upstream-style) ones.
 """
 
 _KWARGS_DESCRIPTION = """
@@ -34,9 +35,10 @@ Args:
     n_boot (`int`, default 0): bootstrap resamples for 95 % confidence intervals.
     return_records (`bool`, default False): also return per-image records (raw reply, scores, reason, image hash).
 Returns:
-    overall (`float`): mean of the five dimensions over scored images (0-2); `overall_strict` counts missing as 0.
+    overall (`float`): mean of the five dimensions (0-2) over scored and missing images, missing counting 0
+        (strict; `overall_strict` is the same); `overall_lenient` over scored images only (upstream-style).
     Correctness_Fidelity, Layout_Precision, Readability_Occlusion, Scientific_Plausibility, Expressiveness_Richness
-        (`float`): per-dimension means (0-2), each with `_strict` and `_ci95`.
+        (`float`): per-dimension means (0-2), each with `_strict`, `_lenient`, `_ci95` and `_lenient_ci95`.
     n_items, n_scored, n_unscored, n_missing, n_not_applicable (`int`): coverage.
     judge_model (`str`), prompt_version (`list`).
 Examples:
@@ -53,12 +55,12 @@ Examples:
     >>> out["overall"], out["Layout_Precision"], out["n_scored"], out["n_unscored"]
     (1.6, 1.0, 1, 1)
 
-    A failed generation counts 0 in the strict numbers only:
+    A failed generation counts 0 in the headline (strict) numbers; `_lenient` leaves it out:
 
     >>> out = judge.compute(images=[img, None], questions=["A block.", "A lens."], judge="fake",
     ...                     judge_options={"responses": [verdict]})
-    >>> out["Correctness_Fidelity"], out["Correctness_Fidelity_strict"], out["n_missing"]
-    (2.0, 1.0, 1)
+    >>> out["Correctness_Fidelity"], out["Correctness_Fidelity_lenient"], out["n_missing"]
+    (1.0, 2.0, 1)
 """
 
 
