@@ -251,8 +251,7 @@ class OpenAIImageGenerator(Generator):
         prompt = build_prompt(problem)
         reserved = self._reserve()
         if reserved is None:
-            return GenerationOutput(status="budget_exceeded",
-                                    error=f"budget ${self.budget_usd:.4f} reached (spent ${self._spent:.4f})")
+            return GenerationOutput(status="budget_exceeded", error=self._budget_message())
         try:
             result = self.backend.chat([{"role": "user", "content": prompt}], prompt_version=PROMPT_VERSION,
                                        **self.settings.request_params())
@@ -305,6 +304,13 @@ class OpenAIImageGenerator(Generator):
                 return None
             self._reserved += worst
         return worst
+
+    def _budget_message(self) -> str:
+        with self._lock:
+            spent, reserved = self._spent, self._reserved
+        worst = (self.settings.price_per_image or 0.0) * self.settings.n
+        return (f"budget ${self.budget_usd:.4f} would be exceeded: spent ${spent:.4f}, ${reserved:.4f} reserved by "
+                f"requests in flight, next request up to ${worst:.4f}")
 
     def _release(self, amount: float | None) -> None:
         if amount:
