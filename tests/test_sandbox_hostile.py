@@ -134,3 +134,17 @@ def test_gigantic_canvas_drawn_by_the_program(pool):
     r = _run(pool, "import matplotlib.pyplot as plt\nfig = plt.figure(figsize=(600, 600), dpi=100)\n"
                    "fig.canvas.draw()\n")
     assert r.status == "killed" and r.error_line == 3
+
+
+def test_raw_system_calls_through_ctypes(pool):
+    # bypassing Python's wrappers: socket, fork-style clone, clone3, vfork, io_uring, ptrace of the worker, unshare
+    r = _run(pool, "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                   "calls = {'socket': (41, 2, 1, 0), 'clone': (56, 17, 0, 0, 0, 0), 'vfork': (58,),\n"
+                   "         'clone3': (435, ctypes.create_string_buffer(88), 88), 'io_uring': (425, 4, 0),\n"
+                   "         'ptrace': (101, 16, os.getppid(), 0, 0), 'unshare': (272, 0x10000000)}\n"
+                   "for name, args in calls.items():\n"
+                   "    rc = libc.syscall(*args)\n"
+                   "    if rc == 0:\n        os._exit(0)\n"
+                   "    print(name, rc, ctypes.get_errno())\n", timeout=5)
+    assert r.status == "no_image" and len(r.stdout.splitlines()) == 7, r.stdout
+    assert all(line.split()[1] == "-1" for line in r.stdout.splitlines())

@@ -68,6 +68,19 @@ def test_engine_error_without_a_line_reaches_the_result(pool):
     assert "Font ec" in result.error and "not found" in result.error
 
 
+def test_bare_picture_with_a_degree_sign_renders(pool):
+    result = pool.render_tikz("\\begin{tikzpicture}\\draw (0,0) -- (1,0) node[right] {30°};\\end{tikzpicture}",
+                              timeout=20)
+    assert result.status == "ok", result.error
+
+
+def test_error_in_a_moved_preamble_line_points_at_its_own_line(pool):
+    source = "\\draw (0,0) -- (1,1);\n\\usetikzlibrary{nosuchlibrary}\n\\draw (1,1) -- (2,0);"
+    result = pool.render_tikz(source, timeout=20)
+    assert result.status == "error"
+    assert result.error_line == 2 and "-" not in result.error.split("figure.tex:")[-1][:3]
+
+
 def test_input_of_a_host_file_is_blocked(pool, tmp_path):
     host_file = tmp_path / "host.tex"
     host_file.write_text("HOST-SECRET-77")

@@ -97,7 +97,8 @@ def main() -> None:
             _child(job, fds[0], fds[1], job_dir, config, abi, seccomp, ctrl)
         for fd in fds:
             os.close(fd)
-        trailer = _wait(pid, started + float(job["timeout"]), kill_group=not config.get("private_pid_ns"))
+        trailer = _wait(pid, started + float(job["timeout"]), kill_group=not config.get("private_pid_ns"),
+                        job_dir=job_dir, disk_cap=job["limits"].get("scratch"))
         leftovers = _reap_leftovers(private_pid_ns=bool(config.get("private_pid_ns")))
         if leftovers:
             trailer["leftover_processes"] = leftovers
@@ -188,12 +189,37 @@ def _children_of(parent: int) -> list[int]:
     return found
 
 
-def _wait(pid: int, deadline: float, *, kill_group: bool = False) -> dict:
+def _disk_usage(path: str, max_entries: int = 20000) -> int:
+    """Bytes allocated under ``path`` (a tree with more than ``max_entries`` entries counts as unlimited)."""
+    total, seen, todo = 0, 0, [path]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as it:
+                for entry in it:
+                    seen += 1
+                    if seen > max_entries:
+                        return 1 << 62
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += st.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+        except OSError:
+            continue
+    return total
+
+
+def _wait(pid: int, deadline: float, *, kill_group: bool = False, job_dir: str | None = None,
+          disk_cap: int | None = None) -> dict:
     """Wait for the child until ``deadline``, then SIGKILL it; return how it ended.
 
     With ``kill_group`` the job's process group is killed too, while the child's zombie still reserves the id.
+    With ``disk_cap`` (no bubblewrap, so no size-limited tmpfs) the job directory is measured every 50 ms and
+    the child killed once it holds more than ``disk_cap`` bytes.
     """
-    timed_out = False
+    timed_out = over_disk = False
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
@@ -204,6 +230,12 @@ def _wait(pid: int, deadline: float, *, kill_group: bool = False) -> dict:
             timed_out = True
             os.kill(pid, signal.SIGKILL)
             break
+        if disk_cap and _disk_usage(job_dir) > disk_cap:
+            over_disk = True
+            os.kill(pid, signal.SIGKILL)
+            break
+        if disk_cap:
+            remaining = min(remaining, 0.05)
         if pidfd is not None:
             ready, _, _ = select.select([pidfd], [], [], remaining)
             if ready:
@@ -211,7 +243,7 @@ def _wait(pid: int, deadline: float, *, kill_group: bool = False) -> dict:
         else:  # no pidfd (old kernel): poll without reaping
             if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
                 break
-            time.sleep(min(0.005, remaining))
+            time.sleep(min(0.005, remaining))  # (the disk cap is checked at the top of every pass)
     if pidfd is not None:
         os.close(pidfd)
     if kill_group:
@@ -222,6 +254,8 @@ def _wait(pid: int, deadline: float, *, kill_group: bool = False) -> dict:
     _, status, usage = os.wait4(pid, 0)
     trailer = {"timed_out": timed_out, "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
                "maxrss_kb": usage.ru_maxrss, "exit": None, "signal": None}
+    if over_disk:
+        trailer["over_disk"] = disk_cap
     if os.WIFSIGNALED(status):
         trailer["signal"] = os.WTERMSIG(status)
     elif os.WIFEXITED(status):

@@ -26,9 +26,7 @@ def doctor(*, probe: bool = True) -> dict:
             f"{plan.bwrap_version}; mode={plan.mode}" if plan.bwrap
             else f"unavailable: {plan.bwrap_error or 'not installed'}")},
         "namespaces": {"active": bool(plan.bwrap), "detail": "mount, pid, net, ipc, uts" if plan.bwrap else "none"},
-        "uid-drop": {"active": plan.uid_drop, "detail": (
-            "each sandbox runs as a fresh unprivileged uid" if plan.uid_drop else
-            "runs as the calling user inside a user namespace" if plan.bwrap else "runs as the calling user")},
+        "uid-drop": {"active": plan.uid_drop, "detail": _uid_detail(plan)},
         "rlimits": {"active": True, "detail": "address space, CPU, file size, open files"
                     + (", processes" if plan.uid_drop else "")},
         "landlock": {"active": plan.landlock_abi >= 1, "detail": (
@@ -49,14 +47,31 @@ def doctor(*, probe: bool = True) -> dict:
     return report
 
 
+def _uid_detail(plan) -> str:
+    if plan.uid_drop:
+        return "each sandbox runs as a fresh unprivileged uid"
+    if plan.bwrap:
+        return "runs as the calling user inside a user namespace"
+    if plan.euid == 0:
+        return ("matplotlib jobs run as root: the Python installation is not readable by other users "
+                "(TikZ jobs still drop to a fresh uid)" if plan.tex_uid_drop else "jobs run as root")
+    return "runs as the calling user"
+
+
 def _probe() -> dict:
     import shutil
 
     from .pool import RendererPool
 
+    from .pool import SandboxUnavailableError
+
     out = {}
     t0 = time.monotonic()
-    with RendererPool(workers=1) as pool:
+    try:
+        pool = RendererPool(workers=1)
+    except SandboxUnavailableError as e:  # the report still lists what is missing
+        return {"python": {"status": "refused", "error": str(e)}}
+    with pool:
         r = pool.render_python("import matplotlib.pyplot as plt\nplt.plot([0, 1], [0, 1])\nplt.title('probe')\n",
                                timeout=60, dpi=50)
         out["python"] = {"status": r.status, "error": r.error, "confinement": r.confinement,

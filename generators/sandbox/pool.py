@@ -37,6 +37,7 @@ RESULT_MAGIC = b"SGBR"
 MAX_SOURCE_BYTES = 1 << 20
 HOST_GRACE_S = 5.0  # the zygote kills the child at the deadline; the host waits this much longer
 WORKER_START_TIMEOUT_S = 90.0
+SCRATCH_BYTES = 256 << 20  # a worker's scratch space (tmpfs in bubblewrap; a polled cap on a job's folder without)
 #: modules imported in the zygote so programs do not pay for them (not preloaded: imported per job, read-only)
 DEFAULT_PRELOAD = ("numpy", "matplotlib.patches", "matplotlib.lines", "matplotlib.path", "matplotlib.collections",
                    "matplotlib.patheffects", "matplotlib.transforms", "matplotlib.ticker", "matplotlib.colors",
@@ -50,7 +51,7 @@ _SIGNAL_STATUS = {signal.SIGXCPU: ("timeout", "CPU time limit exceeded"),
 
 
 class SandboxUnavailableError(RuntimeError):
-    """No isolation layer works on this machine and weak confinement was not explicitly allowed."""
+    """Nothing isolates the file system on this machine and weak confinement was not explicitly allowed."""
 
 
 @dataclass
@@ -64,6 +65,8 @@ class Limits:
     output_chars: int = 64 << 10  # stdout and stderr, each
     png_bytes: int = 32 << 20
     png_pixels: int = 40_000_000
+    #: what a job may write to its folder when there is no bubblewrap (whose scratch tmpfs is SCRATCH_BYTES)
+    scratch_bytes: int = SCRATCH_BYTES
 
 
 class _Spawner:
@@ -135,7 +138,7 @@ class _Zygote:
                 json.dumps(config)]
         if self.plan.bwrap:
             cmd = [self.plan.bwrap, *_layers.namespace_args(self.plan.mode), *_layers.system_binds(),
-                   "--size", str(256 << 20), "--perms", "1777", "--tmpfs", "/tmp",
+                   "--size", str(SCRATCH_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
                    *_layers.ro_bind_with_parents([*self.plan.python_roots]),
                    "--perms", "0755", "--dir", os.path.dirname(_layers.CODE_MOUNT),
                    "--ro-bind", str(_layers.SANDBOX_CODE_DIR), _layers.CODE_MOUNT, "--chdir", "/tmp"]
@@ -228,7 +231,9 @@ class _Zygote:
                "limits": {"address_space": limits.address_space, "cpu_s": max(1, int(timeout + 0.999)),
                           "file_size": limits.file_size, "open_files": limits.open_files,
                           "processes": limits.processes if self.plan.uid_drop else None,
-                          "output": limits.output_chars}}
+                          "output": limits.output_chars,
+                          # without bubblewrap the job folder is on the host's disk, not a size-limited tmpfs
+                          "scratch": None if self.plan.bwrap else limits.scratch_bytes}}
         try:
             try:
                 _write_all(src_w, source)  # fits in the pipe buffer: never blocks
@@ -271,8 +276,8 @@ class RendererPool:
         max_jobs_per_worker: a worker is replaced after this many jobs.
         limits: resource limits for every job.
         preload: modules the zygotes import once.
-        allow_weak: run even when no isolation layer works (bubblewrap, Landlock and seccomp all missing);
-            otherwise that raises :class:`SandboxUnavailableError`.
+        allow_weak: run even when nothing isolates the file system (no bubblewrap, no Landlock and, as root, no
+            uid drop; seccomp alone does not); otherwise that raises :class:`SandboxUnavailableError`.
         disable: layers to leave out on purpose (``"bwrap"``, ``"landlock"``, ``"seccomp"``), e.g. to test the
             degraded modes; results then list them as ``no-*``.
     """
@@ -289,12 +294,16 @@ class RendererPool:
             self.plan = dataclasses.replace(self.plan, landlock_abi=0)
         if "seccomp" in disable:
             self.plan = dataclasses.replace(self.plan, seccomp=False, seccomp_reason="disabled")
-        if not (self.plan.bwrap or self.plan.landlock_abi or self.plan.seccomp) and not (
+        if not (self.plan.bwrap or self.plan.landlock_abi or self.plan.uid_drop) and not (
                 allow_weak or os.environ.get("SCIGENBENCH_SANDBOX_ALLOW_WEAK") == "1"):
+            # seccomp and rlimits alone leave every file of the user readable and writable (~/.ssh, ~/.bashrc, ...)
             raise SandboxUnavailableError(
-                "no isolation layer works here (bubblewrap failed or is missing: "
-                f"{self.plan.bwrap_error or 'not installed'}; no Landlock; no libseccomp). Install bubblewrap "
-                "(apt install bubblewrap) or set SCIGENBENCH_SANDBOX_ALLOW_WEAK=1 to run with rlimits only.")
+                "no file-system isolation works here: bubblewrap failed or is missing "
+                f"({self.plan.bwrap_error or 'not installed'}), the kernel has no Landlock, and jobs cannot drop to "
+                "an unprivileged uid, so generated code could read and write your files. Install bubblewrap "
+                "(apt install bubblewrap; in a container allow user namespaces) or set "
+                "SCIGENBENCH_SANDBOX_ALLOW_WEAK=1 to run anyway with "
+                + ("seccomp and rlimits only." if self.plan.seccomp else "rlimits only."))
         missing = [layer for layer in self.plan.layers() if layer.startswith("no-")]
         if missing:
             warnings.warn(f"sandbox runs without {', '.join(m[3:] for m in missing)}; see `scigenbench doctor`",
@@ -444,6 +453,10 @@ class RendererPool:
             return
         if failure:
             result.status, result.error = "killed", failure
+            return
+        if trailer.get("over_disk"):
+            result.status = "killed"
+            result.error = f"disk limit: the job wrote more than {int(trailer['over_disk']) >> 20} MiB to its folder"
             return
         sig = trailer.get("signal")
         if sig:

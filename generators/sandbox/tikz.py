@@ -30,6 +30,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from typing import Callable
 
 from . import layers as _layers
 from .extract import extract_code_with_offset
@@ -40,7 +41,8 @@ TEX_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TEXMFVAR": "/tmp/texmf-var"
            "openin_any": "p", "openout_any": "p", "shell_escape": "f", "MKTEXPK": "0", "MKTEXTFM": "0",
            "MKTEXFMT": "0", "MKTEXMF": "0", "LC_ALL": "C", "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1",
            "max_print_line": "10000", "error_line": "254", "half_error_line": "238"}
-_PREAMBLE = (r"\documentclass[tikz,border=4pt]{standalone}", r"\usepackage{amsmath,amssymb}",
+# lmodern: Type 1 fonts for every encoding (a bare picture's "°" needs TS1), since bitmap fonts are never generated
+_PREAMBLE = (r"\documentclass[tikz,border=4pt]{standalone}", r"\usepackage{lmodern}", r"\usepackage{amsmath,amssymb}",
              r"\usetikzlibrary{arrows.meta,calc,positioning,shapes,patterns,angles,quotes,decorations.markings,"
              r"decorations.pathmorphing,intersections,through,backgrounds,fit}")
 _PREAMBLE_LINE = re.compile(r"^\s*\\(usepackage|usetikzlibrary|usepgfplotslibrary|pgfplotsset|tikzset|"
@@ -74,22 +76,24 @@ exec cat pre.fmt
 """
 
 
-def prepare_document(text: str) -> tuple[str, int]:
-    """(full LaTeX document, offset): the document's line ``n`` is line ``n - offset`` of ``text``."""
+def prepare_document(text: str) -> tuple[str, Callable[[int], int | None]]:
+    """(full LaTeX document, source_line): ``source_line(n)`` is the line of ``text`` that the document's line ``n``
+    came from, or ``None`` for lines the sandbox added (its own preamble)."""
     offset = 0
     if "```" in text or "~~~" in text:
         text, offset = extract_code_with_offset(text, "tikz")
     if r"\documentclass" in text:
-        return text, -offset
+        return text, _line_map(-offset, {})
     lines = text.split("\n")
     preamble = list(_PREAMBLE)
     if re.search(r"\\begin\{axis\}|pgfplots", text) and not any("pgfplots" in ln for ln in lines if
                                                                     ln.strip().startswith(r"\usepackage")):
         preamble.append(r"\usepackage{pgfplots}\pgfplotsset{compat=1.18}")
-    body = []
-    for line in lines:  # keep the line count of the body identical: moved lines become empty lines
+    body, moved = [], {}  # moved: document line (1-based) -> line of ``text``
+    for number, line in enumerate(lines, start=1):  # the body keeps its line count: moved lines leave empty ones
         if _PREAMBLE_LINE.match(line):
             preamble.append(line)
+            moved[len(preamble)] = number + offset
             body.append("")
         else:
             body.append(line)
@@ -98,7 +102,15 @@ def prepare_document(text: str) -> tuple[str, int]:
     if not has_picture:
         head.append(r"\begin{tikzpicture}")
     tail = ([r"\end{tikzpicture}"] if not has_picture else []) + [r"\end{document}", ""]
-    return "\n".join(head + body + tail), len(head) - offset
+    return "\n".join(head + body + tail), _line_map(len(head) - offset, moved)
+
+
+def _line_map(offset: int, moved: dict[int, int]) -> Callable[[int], int | None]:
+    def source_line(n: int) -> int | None:
+        line = moved.get(n, n - offset)
+        return line if line >= 1 else None
+
+    return source_line
 
 
 def parse_latex_error(log: str) -> tuple[str | None, int | None, bool]:
@@ -126,9 +138,10 @@ def parse_latex_error(log: str) -> tuple[str | None, int | None, bool]:
                     number = int(lm.group(1))
                     break
         text = m.group(3) if m else line[1:].lstrip()
-        fm = re.search(r"File `([^']*)' not found|I can't (?:write on|find) file `([^']*)'", text + "\n" + message)
+        fm = re.search(r"File `([^']*)' not found|I can't (?:write on|find) file `([^']*)'|"
+                       r"cannot (?:find|open) image file '?([^'\s]+)", text + "\n" + message)
         if fm:
-            target = fm.group(1) or fm.group(2) or ""
+            target = fm.group(1) or fm.group(2) or fm.group(3) or ""
             if target.startswith("/") or ".." in target.split("/"):
                 blocked = True
         return message, number, blocked
@@ -152,7 +165,7 @@ def render_tikz_confined(source: str, *, timeout: float, dpi: int, plan: _layers
         result.error = "pdflatex and pdftoppm are needed for TikZ (apt install texlive-pictures " \
                        "texlive-latex-extra poppler-utils)"
         return result
-    document, offset = prepare_document(source)
+    document, source_line = prepare_document(source)
     payload = document.encode("utf-8")
     if len(payload) > (1 << 20):
         result.error = "the document is larger than 1 MiB"
@@ -165,14 +178,14 @@ def render_tikz_confined(source: str, *, timeout: float, dpi: int, plan: _layers
         script = _SCRIPT.format(**limits_args, log_cap=_LOG_CAP, dpi=int(dpi), fmt="-fmt=pre")
         rc, out, err, timed_out = _run_sandboxed(script, payload, plan, timeout, fmt_path=fmt)
         if rc == 0 and not timed_out:
-            _finish(result, rc, timed_out, err, out, timeout, offset, limits, started)
+            _finish(result, rc, timed_out, err, out, timeout, source_line, limits, started)
             if result.status in ("ok", "blank_image"):
                 result.confinement.append("cached-format")
                 return result
         result = RenderResult(status="error", language="tikz", confinement=_tex_layers(plan))
     script = _SCRIPT.format(**limits_args, log_cap=_LOG_CAP, dpi=int(dpi), fmt="")
     rc, out, err, timed_out = _run_sandboxed(script, payload, plan, timeout)
-    _finish(result, rc, timed_out, err, out, timeout, offset, limits, started)
+    _finish(result, rc, timed_out, err, out, timeout, source_line, limits, started)
     if result.status in ("ok", "blank_image") and FORMATS.wants(key):
         build = _BUILD_SCRIPT.format(**limits_args)
         rc, out, _err, timed_out = _run_sandboxed(build, payload, plan, timeout)
@@ -181,11 +194,11 @@ def render_tikz_confined(source: str, *, timeout: float, dpi: int, plan: _layers
     return result
 
 
-def _finish(result, rc, timed_out, err, out, timeout, offset, limits, started) -> None:
+def _finish(result, rc, timed_out, err, out, timeout, source_line, limits, started) -> None:
     result.wall_s = round(time.monotonic() - started, 4)
     log = err.decode("utf-8", "replace")
     result.stderr = log[-(limits.output_chars):]
-    _classify(result, rc, timed_out, log, out, timeout, offset, limits)
+    _classify(result, rc, timed_out, log, out, timeout, source_line, limits)
 
 
 def _preamble_key(document: str) -> str:
@@ -308,14 +321,17 @@ def _drop_to_fresh_uid(argv: list[str], plan: _layers.HostPlan, own: str | None 
     return ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--no-new-privs", "--", *argv]
 
 
-def _classify(result: RenderResult, rc: int, timed_out: bool, log: str, out: bytes, timeout: float, offset: int,
+def _classify(result: RenderResult, rc: int, timed_out: bool, log: str, out: bytes, timeout: float,
+              source_line: Callable[[int], int | None],
               limits) -> None:
     message, line, blocked = parse_latex_error(log)
-    if message and offset:  # speak in lines of the submitted text
-        message = re.sub(r"figure\.tex:(\d+):", lambda m: f"figure.tex:{int(m.group(1)) - offset}:", message)
-        message = re.sub(r"^l\.(\d+)", lambda m: f"l.{int(m.group(1)) - offset}", message, flags=re.M)
-    if line is not None and line - offset >= 1:
-        result.error_line = line - offset
+    if message:  # speak in lines of the submitted text ("preamble" for lines the sandbox added)
+        message = re.sub(r"figure\.tex:(\d+):", lambda m: f"figure.tex:{source_line(int(m.group(1))) or 'preamble'}:",
+                         message)
+        message = re.sub(r"^l\.(\d+)", lambda m: f"l.{source_line(int(m.group(1))) or 'preamble'}", message,
+                         flags=re.M)
+    if line is not None:
+        result.error_line = source_line(line)
     if timed_out:
         result.status, result.error = "timeout", f"wall-clock limit of {timeout:g} s exceeded"
         return
