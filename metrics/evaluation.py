@@ -1,9 +1,9 @@
 """Evaluate a generation run folder: resumable, cached, concurrent, with progress, cost and a dry run.
 
 ``evaluate_run(run_dir, metrics=["judge", "quiz"], judge="openai:...")`` scores every item of the run's dataset
-(items the run lacks are *missing*), appends one line per item and metric to ``RUN_DIR/eval/<metric>.jsonl``,
+(items the run lacks are *missing*), appends one line per item and metric to ``RUN_DIR/scores/<metric>.jsonl``,
 skips what is already scored under the same key (see :mod:`scigenbench.metrics.store`), and writes
-``RUN_DIR/eval/<metric>.parquet`` and ``RUN_DIR/eval/summary.json``.
+``RUN_DIR/scores/<metric>.parquet`` and ``RUN_DIR/scores/summary.json``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from scigenbench._optional import require
 from scigenbench.metrics import aggregate
 from scigenbench.metrics._prompts import prompt_version
 from scigenbench.metrics.records import MISSING, NOT_APPLICABLE, SCORED, ItemResult, model_id
 from scigenbench.metrics.specs import is_proxy, resolve_backend
-from scigenbench.metrics.store import ResultStore, result_key, write_parquet
+from scigenbench.metrics.store import RESULTS_DIR, ResultStore, result_key, write_parquet
 
 METRICS = ("judge", "quiz", "quiz_blind", "rinv", "fidelity")
 #: CLI aliases
@@ -124,9 +125,15 @@ class EvalReport:
                          f"{c['n_not_applicable']} n/a of {c['n_items']} | {_headline(metric, s)} | "
                          f"calls {self.calls.get(metric, 0)} (evaluated {self.evaluated.get(metric, 0)}, "
                          f"reused {self.reused.get(metric, 0)})" + (" [OCR PROXY]" if s.get("proxy") else ""))
+            lines.extend(f"{metric}: {label} not computed: {s[key]}" for key, label in SET_METRIC_ERRORS
+                         if s.get(key))
         lines.append(f"model calls: {sum(self.calls.values())}, tokens: {self.tokens}, cost: ${self.cost_usd:.4f}, "
                      f"{self.seconds:.1f} s")
         return "\n".join(lines)
+
+
+#: summary keys of set-level fidelity metrics that could not be computed, and what to call them
+SET_METRIC_ERRORS = (("clip_error", "CLIP score"), ("fid_error", "FID/KID"))
 
 
 def _fmt(value: float | None, scale: float = 1.0) -> str:
@@ -231,7 +238,9 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                          f"{', '.join(dupes[:5])}")
     known = set(ids)
     report.unknown_ids = sorted(i for i in run.images if i not in known)
-    eval_dir = run.root / "eval"
+    if "fidelity" in metrics and not dry_run:  # a missing extra is a setup error, not 330 unscored items
+        require("skimage.metrics", extra="fidelity", purpose="PSNR/SSIM")
+    eval_dir = run.root / RESULTS_DIR
     file_shas = {p["id"]: _file_sha(run.image(str(p["id"]))) for p in problems}
     for metric in metrics:
         _evaluate_metric(metric, problems, run, file_shas, eval_dir, report, judge_backend, grader_backend,

@@ -1,6 +1,6 @@
 """Leaderboard: tables (Markdown, CSV, HTML) and plots from evaluated run folders, next to the published rows.
 
-Each run contributes one row built from ``RUN_DIR/eval/summary.json`` (written by ``scigenbench evaluate``).
+Each run contributes one row built from ``RUN_DIR/scores/summary.json`` (written by ``scigenbench evaluate``).
 Headline numbers are **strict** (missing images count 0; PROTOCOL §4) with coverage next to them; the lenient
 (missing-excluded) numbers are in the CSV. The paper's rows (package data ``published/leaderboard.csv``) are
 appended with ``source = "published"``. Rows scored with the OCR proxy are labelled ``proxy``.
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scigenbench.metrics.parsing import JUDGE_DIMENSIONS
+from scigenbench.metrics.store import RESULTS_DIR
 
 OVERALL_COLUMNS = ["run", "source", "protocol", "answerer", "R_inv", "quiz_acc", "perfect_img", "blind_quiz_acc",
                    "guess_baseline", *JUDGE_DIMENSIONS.values(), "judge_overall", "PSNR", "SSIM", "CLIP", "FID",
@@ -38,11 +39,11 @@ def published_rows() -> list[dict[str, Any]]:
 
 
 def load_run(run_dir: str | Path) -> dict[str, Any]:
-    """A run's name, info and evaluation summary (``eval/summary.json``)."""
+    """A run's name, info and evaluation summary (``scores/summary.json``)."""
     run_dir = Path(run_dir)
-    summary_path = run_dir / "eval" / "summary.json"
+    summary_path = run_dir / RESULTS_DIR / "summary.json"
     if not summary_path.exists():
-        raise FileNotFoundError(f"{run_dir} has no eval/summary.json; run `scigenbench evaluate --run {run_dir}` first")
+        raise FileNotFoundError(f"{run_dir} has no scores/summary.json; run `scigenbench evaluate --run {run_dir}` first")
     info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     return {"name": run_dir.name, "info": info, "metrics": json.loads(summary_path.read_text())["metrics"]}
 

@@ -1,4 +1,4 @@
-"""Per-metric result files next to a run: ``RUN_DIR/eval/<metric>.jsonl`` (append-only log) + Parquet snapshot.
+"""Per-metric result files next to a run: ``RUN_DIR/scores/<metric>.jsonl`` (append-only log) + Parquet snapshot.
 
 Each line is one :class:`ItemResult` plus its ``key`` = (id, metric, judge model, grader model, prompt version,
 SHA-256 of the image file, active compatibility switches). Appends are whole lines written under a lock and flushed, so a killed evaluation
@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from scigenbench.metrics.records import ItemResult
+
+#: the folder inside a run where results live. Not "eval": ``datasets`` would read that name as a test split and
+#: ``load_dataset("imagefolder", data_dir=RUN)`` would then find no images.
+RESULTS_DIR = "scores"
 
 
 def result_key(item_id: str, metric: str, judge: str | None, grader: str | None, prompt_version: str | None,

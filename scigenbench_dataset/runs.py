@@ -72,11 +72,21 @@ def file_name_for(item_id: str) -> str:
     Ids with characters outside ``[a-z0-9._-]`` (upper case included: ``A.png`` and ``a.png`` are one file on
     macOS and Windows), a leading dot, or longer than 120 characters get a sanitised, truncated name plus 8 hex
     digits of the id's SHA-256, so names stay valid, short and distinct on every file system.
+
+    ``datasets`` reads a split from any file name token such as ``test`` or ``val`` (``val-001.png``) and then
+    silently drops every other file, so such tokens get a ``~`` in front (``~val-001.png``); ``~`` never occurs in
+    other names, so names stay distinct.
     """
     safe = _SAFE.sub("_", item_id).lstrip(".")
     if safe != item_id or not safe or len(safe) > _MAX_PLAIN_NAME or safe != safe.lower():
         safe = f"{safe[:80]}-{hashlib.sha256(item_id.encode()).hexdigest()[:8]}"
+    safe = _SPLIT_TOKEN.sub(lambda m: f"{m.group(1)}~{m.group(2)}", safe)
     return f"{safe}.png"
+
+
+#: the split keywords of ``datasets.data_files.SPLIT_KEYWORDS``, as a token between its separators ``-._ 0-9``
+_SPLIT_TOKEN = re.compile(r"(^|[-._ 0-9])(training|train|validation|valid|dev|val|testing|test|evaluation|eval)"
+                          r"(?=[-._ 0-9]|$)")
 
 
 def _now() -> str:

@@ -1,6 +1,6 @@
 """`scigenbench evaluate`: score a generation run folder with the SciGenBench metrics.
 
-Resumable (results are appended to ``RUN_DIR/eval/<metric>.jsonl`` and an item already scored under the same
+Resumable (results are appended to ``RUN_DIR/scores/<metric>.jsonl`` and an item already scored under the same
 judge, prompt version and image is never scored or counted twice), cached (the backend response cache: a warm
 re-run makes zero model calls), concurrent, with a progress bar, call/token/cost counts and a dry run.
 """
@@ -65,17 +65,18 @@ def _compat(switches: list[str]) -> dict:
         key, _, value = switch.partition("=")
         if key not in COMPAT_SWITCHES or value not in COMPAT_SWITCHES[key][1]:
             available = ", ".join(f"{k}={v}" for k, (_, values) in COMPAT_SWITCHES.items() for v in values)
-            raise SystemExit(f"unknown --compat {switch!r}; available: {available}")
+            raise ValueError(f"unknown --compat {switch!r}; available: {available}")
         out[key] = value
     return out
 
 
 def run(args: argparse.Namespace) -> int:
-    from scigenbench.metrics.evaluation import evaluate_run, normalise_metrics
+    from scigenbench.metrics.evaluation import SET_METRIC_ERRORS, evaluate_run, normalise_metrics
+    from scigenbench.metrics.store import RESULTS_DIR
 
     metrics = normalise_metrics(args.metrics, blind=args.blind)
     if args.judge is None and any(m != "fidelity" for m in metrics):
-        raise SystemExit("--judge SPEC is required for the judge, quiz and rinv metrics (e.g. --judge "
+        raise ValueError("--judge SPEC is required for the judge, quiz and rinv metrics (e.g. --judge "
                          "openai:gpt-4o-mini@http://localhost:8000/v1, or --judge ocr for the offline proxy)")
     compat = _compat(args.compat)
     report = evaluate_run(args.run, metrics, args.judge, grader=args.grader, dataset=args.dataset,
@@ -91,12 +92,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(report.to_text())
     if not args.dry_run:
-        print(f"results: {report.run_dir / 'eval'}")
+        print(f"results: {report.run_dir / RESULTS_DIR}")
         unscored = sum(s["coverage"]["n_unscored"] for k, s in report.summaries.items() if "coverage" in s)
         if unscored:
             print(f"{unscored} item(s) unscored: re-run the same command to retry them (answers already received "
                   "come from the cache; add --no-cache to ask again for replies that could not be parsed)")
-    return 0
+    fidelity = report.summaries.get("fidelity", {})
+    return 1 if any(fidelity.get(key) for key, _ in SET_METRIC_ERRORS) else 0  # a requested metric is missing
 
 
 # the dispatcher accepts per-command names too

@@ -22,7 +22,7 @@ def run_render(args) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        raise SystemExit(f"scigenbench render: {path} does not exist or is not a file")
+        raise FileNotFoundError(f"{path} does not exist or is not a file")
     language = args.language or ("tikz" if path.suffix.lower() in (".tex", ".tikz") else "python")
     out = Path(args.out) if args.out else path.with_suffix(".png")
     code = path.read_text(encoding="utf-8", errors="replace")

@@ -11,12 +11,14 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-#: how deep below a result folder runs are looked for (``demo_out/imgcoder/eval/summary.json`` is depth 1)
+from scigenbench.metrics.store import RESULTS_DIR
+
+#: how deep below a result folder runs are looked for (``demo_out/imgcoder/scores/summary.json`` is depth 1)
 MAX_DEPTH = 2
 
 
 def find_runs(folders: Iterable[Path]) -> tuple[list[Path], list[str]]:
-    """Evaluated run folders (with ``eval/summary.json``) in or below ``folders``, and notes on what was skipped."""
+    """Evaluated run folders (with ``scores/summary.json``) in or below ``folders``, and notes on what was skipped."""
     runs: list[Path] = []
     notes: list[str] = []
     for folder in folders:
@@ -32,7 +34,7 @@ def find_runs(folders: Iterable[Path]) -> tuple[list[Path], list[str]]:
 
 
 def _evaluated_below(folder: Path, depth: int) -> list[Path]:
-    if (folder / "eval" / "summary.json").is_file():
+    if (folder / RESULTS_DIR / "summary.json").is_file():
         return [folder]
     if depth == 0:
         return []
@@ -51,7 +53,7 @@ def build_view(result_folders: Iterable[Path]) -> dict[str, Any]:
     :func:`_build_view`. Callers must not modify the returned tables."""
     runs, _ = find_runs(result_folders)
     key = (tuple(str(f) for f in result_folders),
-           tuple((str(r), (r / "eval" / "summary.json").stat().st_mtime_ns) for r in runs))
+           tuple((str(r), (r / RESULTS_DIR / "summary.json").stat().st_mtime_ns) for r in runs))
     with _views_lock:
         if key not in _views:
             _views[key] = _build_view(result_folders)

@@ -41,6 +41,21 @@ def test_failures_and_retries_load_with_imagefolder(run):
     assert json.loads(row["usage"]) == {"tokens": 12} and row["image"].getpixel((0, 0))[0] == 2
 
 
+def test_ids_with_split_words_and_a_scores_folder_still_load_whole(run):
+    # datasets reads split names from file and folder names and would drop every other file
+    import datasets
+
+    ids = ["val-001", "x-test", "eval", "mini-a", "1val"]
+    for i, item_id in enumerate(ids):
+        run.append({"id": item_id, "status": "ok"}, png(i))
+    (run.path / "scores").mkdir()
+    (run.path / "scores" / "summary.json").write_text("{}")
+    ds = datasets.load_dataset("imagefolder", data_dir=str(run.path), split="train",
+                               cache_dir=str(run.path.parent / "hf-cache"))
+    assert sorted(ds["id"]) == sorted(ids)
+    assert all(run.image_path(i).is_file() for i in ids)
+
+
 def test_a_new_image_for_a_done_id_replaces_its_row(run):
     run.append({"id": "a", "status": "ok"}, png(1))
     run.append({"id": "a", "status": "ok"}, png(5))

@@ -100,8 +100,8 @@ def test_pooled_upstream_is_dropped_when_only_one_of_its_parts_is_re_evaluated(t
     options = {"cache_dir": str(tmp_path / "cache"), "responses": scripted_judge()}
     kw = dict(problems=problems, backend_options=options, progress=False, n_boot=0)
     evaluate_run(run_dir, ["quiz", "rinv"], "fake", **kw)
-    summary = json.loads((run_dir / "eval" / "summary.json").read_text())["metrics"]
+    summary = json.loads((run_dir / "scores" / "summary.json").read_text())["metrics"]
     assert summary["pooled_upstream"]["pooled_acc"] == 1.0
     evaluate_run(run_dir, ["quiz"], "fake", **kw)
-    summary = json.loads((run_dir / "eval" / "summary.json").read_text())["metrics"]
+    summary = json.loads((run_dir / "scores" / "summary.json").read_text())["metrics"]
     assert "pooled_upstream" not in summary and "rinv" in summary

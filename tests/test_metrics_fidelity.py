@@ -179,3 +179,21 @@ def test_fid_inputs_squash_in_upstream_mode_and_pad_by_default():
     squashed = fidelity.fid_inputs([wide], size=64, mode="upstream")[0]
     assert padded.shape == squashed.shape == (3, 64, 64)
     assert (padded[:, :10] == 255).all() and not (squashed[:, :10] == 255).all()
+
+
+def test_a_set_metric_that_cannot_be_computed_is_printed(tmp_path):
+    import io
+
+    from scigenbench.metrics.evaluation import evaluate_run
+    from scigenbench.metrics.testing import make_run
+
+    def failing_extractor(images):
+        raise RuntimeError("no Inception weights offline")
+
+    buf = io.BytesIO()
+    figure().save(buf, format="PNG")
+    problems = [dict(toy_problem("s0"), source="seephys", image=figure())]
+    run_dir = make_run(tmp_path / "run", {"s0": buf.getvalue()}, dataset="seephys")
+    report = evaluate_run(run_dir, ["fidelity"], None, problems=problems, progress=False, fid=True,
+                          feature_extractor=failing_extractor)
+    assert "FID/KID not computed: RuntimeError: no Inception weights offline" in report.to_text()

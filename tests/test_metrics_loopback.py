@@ -64,7 +64,7 @@ def test_judge_garbage_and_failures_are_unscored_and_resume_counts_once(setup):
         calls_before = server.calls
         third = evaluate(server, run_dir, problems, options, ["judge"])
         assert server.calls == calls_before and third.calls["judge"] == 0
-    lines = (run_dir / "eval" / "judge.jsonl").read_text().splitlines()
+    lines = (run_dir / "scores" / "judge.jsonl").read_text().splitlines()
     assert len(lines) == 6 + 1  # 4 first + 2 re-evaluated + p2 once more; aggregation uses one per id
     assert len(second.records["judge"]) == 4
 
@@ -101,7 +101,7 @@ def test_quiz_calls_q_plus_grader_only_for_ambiguous(setup, capsys):
         assert s["perfect_image_rate"]["lenient"] == pytest.approx(1 / 3)
         assert s["guessing_baseline"]["best_letter"] == "B"
 
-        shutil.rmtree(run_dir / "eval")  # results gone, response cache warm: zero calls
+        shutil.rmtree(run_dir / "scores")  # results gone, response cache warm: zero calls
         calls_before = server.calls
         warm = evaluate(server, run_dir, problems, options, ["quiz"])
         assert server.calls == calls_before and sum(warm.calls.values()) == 0
@@ -179,9 +179,9 @@ def test_outputs_parquet_and_summary(setup):
     problems, run_dir, options = setup
     with OpenAICompatServer(handler=scripted_judge()) as server:
         report = evaluate(server, run_dir, problems, options, ["judge", "quiz", "rinv"], blind=True)
-    table = pq.read_table(run_dir / "eval" / "quiz.parquet")
+    table = pq.read_table(run_dir / "scores" / "quiz.parquet")
     assert table.num_rows == 4 and set(table.column("state").to_pylist()) == {"scored", "missing"}
-    summary = json.loads((run_dir / "eval" / "summary.json").read_text())
+    summary = json.loads((run_dir / "scores" / "summary.json").read_text())
     assert set(summary["metrics"]) >= {"judge", "quiz", "quiz_blind", "rinv", "pooled_upstream"}
     assert summary["metrics"]["quiz_blind"]["coverage"]["n_scored"] == 4  # blind needs no image
     assert summary["metrics"]["quiz_blind"]["quiz_acc_micro"]["lenient"] == 0.0  # always "C"
@@ -229,7 +229,7 @@ def test_killed_evaluation_resumes_without_double_counting(tmp_path):
 
     problems = [toy_problem(f"k{i}") for i in range(6)]
     run_dir = make_run(tmp_path / "run", {p["id"]: png("white", (40 + i, 40)) for i, p in enumerate(problems)})
-    log = run_dir / "eval" / "judge.jsonl"
+    log = run_dir / "scores" / "judge.jsonl"
     with OpenAICompatServer(handler=scripted_judge(), latency=0.4) as server:
         proc = subprocess.Popen([sys.executable, "-c", KILLED_WORKER, str(run_dir), server.base_url,
                                  str(tmp_path / "cache")])
