@@ -168,10 +168,16 @@ def test_an_unparsed_plan_is_not_a_verified_success_and_costs_no_repair(pool):
 
 
 def test_tikz_font_error_gets_a_hint_and_the_latex_cause_in_the_error(pool):
+    import subprocess
+
+    if subprocess.run(["kpsewhich", "sfrm1000.pfb"], capture_output=True, text=True).stdout.strip():
+        pytest.skip("cm-super (Type 1 EC fonts) is installed, so T1 text compiles")
     plan = {**PLAN, "language": "tikz"}
-    bare = "\\begin{tikzpicture}\n\\draw (0,0) -- (4,0) -- (4,2.3) -- cycle;\n\\node at (1,0.2) {30°};\n" \
-           "\\node at (2,1.7) {m = 2 kg};\n\\end{tikzpicture}"
-    handler = by_stage(json.dumps(plan), [f"```latex\n{bare}\n```", Fault.bad_request("model gone")])
+    # T1 encoding without lmodern needs bitmap fonts, which the sandbox never generates
+    doc = "\\documentclass[tikz]{standalone}\n\\usepackage[T1]{fontenc}\n\\begin{document}\n\\begin{tikzpicture}\n" \
+          "\\draw (0,0) -- (4,0) -- (4,2.3) -- cycle;\n\\node at (1,0.2) {30};\n\\node at (2,1.7) {m = 2 kg};\n" \
+          "\\end{tikzpicture}\n\\end{document}"
+    handler = by_stage(json.dumps(plan), [f"```latex\n{doc}\n```", Fault.bad_request("model gone")])
     out, requests = generate(pool, handler, max_repair_rounds=1)
     assert "$^\\circ$" in requests[-1]["messages"][-1]["content"]
     assert out.status == "render_failed"
