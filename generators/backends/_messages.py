@@ -62,40 +62,32 @@ def images_of(messages: list[dict[str, Any]]) -> list[EncodedImage]:
             if p["type"] == "image"]
 
 
+def _map_parts(messages: list[dict[str, Any]], part: Any) -> list[dict[str, Any]]:
+    """Messages with every content part of list-content messages replaced by ``part(p)``."""
+    return [m if isinstance(m["content"], str) else {"role": m["role"], "content": [part(p) for p in m["content"]]}
+            for m in messages]
+
+
 def canonical_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """JSON-safe form of normalised messages with every image replaced by the hash of its bytes."""
-    out = []
-    for m in messages:
-        if isinstance(m["content"], str):
-            out.append(m)
-            continue
-        parts = []
-        for p in m["content"]:
-            if p["type"] == "image":
-                parts.append({"type": "image", "sha256": p["image"].sha256, "mime": p["image"].mime})
-            else:
-                parts.append(p)
-        out.append({"role": m["role"], "content": parts})
-    return out
+    def part(p: dict[str, Any]) -> dict[str, Any]:
+        if p["type"] == "image":
+            return {"type": "image", "sha256": p["image"].sha256, "mime": p["image"].mime}
+        return p
+
+    return _map_parts(messages, part)
 
 
 def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """OpenAI wire form: images as ``image_url`` data URLs."""
-    out = []
-    for m in messages:
-        if isinstance(m["content"], str):
-            out.append(m)
-            continue
-        parts = []
-        for p in m["content"]:
-            if p["type"] == "image":
-                parts.append({"type": "image_url", "image_url": {"url": p["image"].data_url()}})
-            elif p["type"] == "image_url":
-                parts.append({"type": "image_url", "image_url": {"url": p["url"]}})
-            else:
-                parts.append(p)
-        out.append({"role": m["role"], "content": parts})
-    return out
+    def part(p: dict[str, Any]) -> dict[str, Any]:
+        if p["type"] == "image":
+            return {"type": "image_url", "image_url": {"url": p["image"].data_url()}}
+        if p["type"] == "image_url":
+            return {"type": "image_url", "image_url": {"url": p["url"]}}
+        return p
+
+    return _map_parts(messages, part)
 
 
 def semantic_params(params: dict[str, Any]) -> dict[str, Any]:
