@@ -26,6 +26,8 @@ logger = logging.getLogger("scigenbench.app")
 #: events allowed to run at once per event listener (rendering and OCR are CPU-bound)
 CONCURRENCY_LIMIT = int(os.environ.get("SCIGENBENCH_APP_CONCURRENCY", "2") or 2)
 MAX_QUEUE = 64
+#: largest upload Gradio accepts (bigger files are refused by the upload route itself)
+MAX_UPLOAD = "20mb"
 
 INTRO = """
 # SciGenBench · ImgCoder
@@ -132,10 +134,15 @@ def on_generate(source: str, problem_id: str | None, typed_text: str):
     import gradio as gr
 
     settings = _settings()
-    try:
-        if (typed_text or "").strip():
+    if (typed_text or "").strip():
+        try:
             problem = core.typed_problem(typed_text)
-        elif problem_id:
+        except ValueError as exc:  # too long: say so, never send it to the backbone
+            return _generation_outputs(core.GenerationView(ok=False, status_md=f"**The typed problem cannot be "
+                                                                             f"used:** {exc}."), gr)
+        return _generation_outputs(core.run_imgcoder(problem, settings), gr)
+    try:
+        if problem_id:
             problem = core.load_source(source, settings).get(problem_id)
         else:
             return _generation_outputs(core.GenerationView(ok=False, status_md="**Pick a problem or type one.**"),
@@ -233,6 +240,7 @@ def build_app(settings: Settings | None = None):
                     gen_problem = gr.Dropdown(mini_choices, value=first_id, label="Problem (from the Explore "
                                               "source)", elem_id="generate-problem", scale=3)
                     gen_text = gr.Textbox(label="…or type your own problem", lines=2, scale=2,
+                                          max_length=core.MAX_TYPED_CHARS,
                                           elem_id="generate-text",
                                           placeholder="A 2 kg block rests on a 30° incline…")
                 gen_button = gr.Button("Generate with ImgCoder", variant="primary", elem_id="generate-button")
@@ -251,8 +259,9 @@ def build_app(settings: Settings | None = None):
                 gr.Markdown(f"Judge: {core.judge_label(settings)}\n\nThe quiz metric asks each of the problem's "
                             "quizzes about the image alone; the score is the fraction answered correctly.")
                 with gr.Row():
-                    score_image = gr.Image(label="Image to score (upload, paste, or generate one)", type="filepath",
-                                           format="png", sources=["upload", "clipboard"], elem_id="score-image")
+                    score_image = _upload_image_class()(label="Image to score (upload, paste, or generate one)", type="filepath",
+                                           format="png", sources=["upload", "clipboard"], elem_id="score-image",
+                                           image_mode=None)  # no conversion: size is checked before decoding
                     with gr.Column():
                         score_problem = gr.Dropdown(mini_choices, value=first_id, label="Problem the image is for",
                                                     elem_id="score-problem")
@@ -301,6 +310,32 @@ def build_app(settings: Settings | None = None):
     return demo
 
 
+def _upload_image_class():
+    """``gr.Image`` whose unreadable uploads (not an image, a decompression bomb, ...) reach the visitor as a
+    readable message: Gradio decodes uploads before the event handler runs and, with ``show_error=False``, would
+    only show a bare "Error" (and log a traceback)."""
+    import gradio as gr
+
+    class UploadImage(gr.Image):
+        is_template = True  # rendered by the frontend's ordinary Image component
+
+        def preprocess(self, payload):
+            try:
+                return super().preprocess(payload)
+            except gr.Error:
+                raise
+            except Exception as exc:  # noqa: BLE001 - PIL raises several types for non-images
+                from PIL import Image
+
+                why = ("the image has more pixels than the Space decodes" if isinstance(
+                    exc, Image.DecompressionBombError) else "the file is not an image the Space can read")
+                logger.info("upload refused: %s", type(exc).__name__)
+                raise gr.Error(f"This upload cannot be scored: {why}; upload a PNG or JPEG of at most "
+                               f"{core.MAX_SCORE_PIXELS:,} pixels.", print_exception=False) from None
+
+    return UploadImage
+
+
 def _domains() -> list[str]:
     from scigenbench.dataset import DOMAINS
 
@@ -323,7 +358,7 @@ def main(port: int | None = None, host: str | None = None) -> None:
     host = host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     logger.info("SciGenBench Space on http://%s:%d", host, port)
     demo.launch(server_name=host, server_port=port, ssr_mode=False, show_error=False, css=CSS,
-                footer_links=["gradio"])
+                footer_links=["gradio"], max_file_size=MAX_UPLOAD)
 
 
 if __name__ == "__main__":

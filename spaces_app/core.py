@@ -45,7 +45,8 @@ REDACTED = "[redacted]"
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE", re.I)
 _SECRET_PATTERNS = (
     # provider key shapes: OpenAI sk-..., Hugging Face hf_..., GitHub ghp_/gho_..., Slack xox?-...
-    (re.compile(r"\b(?:sk|hf|ghp|gho|ghs|xox[abpr])[-_][A-Za-z0-9_\-]{8,}"), REDACTED),
+    # (each prefix with its own separator: a bare "hf-"/"sk_" would also eat names such as "hf-inference")
+    (re.compile(r"\b(?:sk-|hf_|gh[pousr]_|xox[abpr]-)[A-Za-z0-9_\-]{8,}"), REDACTED),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._\-~+/=]{8,}"), r"\1 " + REDACTED),
     (re.compile(r"(?i)\b((?:api[_-]?key|access[_-]?token|token|secret|password|authorization)[\"']?\s*[=:]\s*[\"']?)"
                 r"[^\s&'\",;]+"), r"\1" + REDACTED),
@@ -274,11 +275,22 @@ def problem_markdown(problem: Mapping[str, Any], show_answers: bool = False) -> 
     return "\n".join(lines)
 
 
+#: longest typed problem accepted: every character goes to the configured (paid) backbone in each ImgCoder stage
+MAX_TYPED_CHARS = 4000
+
+
 def typed_problem(text: str) -> dict[str, Any]:
-    """A problem row for text a visitor typed (no quizzes, so it can be generated but not quiz-scored)."""
+    """A problem row for text a visitor typed (no quizzes, so it can be generated but not quiz-scored).
+
+    Raises:
+        ValueError: empty text, or longer than :data:`MAX_TYPED_CHARS` characters.
+    """
     text = (text or "").strip()
     if not text:
         raise ValueError("type a problem first")
+    if len(text) > MAX_TYPED_CHARS:
+        raise ValueError(f"the typed problem has {len(text):,} characters; the Space accepts at most "
+                         f"{MAX_TYPED_CHARS:,} (benchmark problems are far shorter)")
     digest = hashlib.sha256(text.encode()).hexdigest()[:10]
     return {"id": f"typed-{digest}", "source": "typed", "domain": "Universal", "image_type": None, "question": text,
             "answer": "", "elements": [], "quizzes": [], "multimodal_question": None, "flags": [], "image": None}
@@ -454,6 +466,36 @@ def read_image_bytes(image: Any) -> bytes:
     raise TypeError(f"expected an image file, got {type(image).__name__}")
 
 
+#: largest image the Score tab scores, in pixels (OCR and vision judges would spend minutes on bigger ones; PIL's
+#: own decompression-bomb limit is far higher)
+MAX_SCORE_PIXELS = 25_000_000
+
+
+def image_problem(data: bytes) -> str | None:
+    """Why ``data`` cannot be scored (not an image, or over :data:`MAX_SCORE_PIXELS`), or ``None`` when it can.
+
+    Reads only the image header: a decompression bomb is refused before any pixel is decoded.
+    """
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        return (f"the image has more pixels than the Space decodes (limit {MAX_SCORE_PIXELS:,}); upload a "
+                "smaller PNG or JPEG")
+    except Exception:  # noqa: BLE001 - PIL raises several types for non-images and broken headers
+        return "the file is not an image PIL can read; upload a PNG or JPEG"
+    if width * height > MAX_SCORE_PIXELS:
+        return (f"the image is {width}×{height} = {width * height:,} pixels; the Space scores images up to "
+                f"{MAX_SCORE_PIXELS:,} pixels (downscale it first)")
+    return None
+
+
 def score_image(image: Any, problem: Mapping[str, Any], settings: Settings) -> ScoreView:
     """Score an image against a problem's quizzes with the quiz metric. Never raises."""
     if image is None:
@@ -464,6 +506,12 @@ def score_image(image: Any, problem: Mapping[str, Any], settings: Settings) -> S
                                               "(typed problems have none). Pick a benchmark problem.")
     try:
         data = read_image_bytes(image)
+    except Exception as exc:  # noqa: BLE001 - e.g. an API caller passing a path that is gone
+        return ScoreView(ok=False, summary_md=friendly_error("The image could not be read", exc))
+    refused = image_problem(data)
+    if refused:
+        return ScoreView(ok=False, summary_md=f"**This image cannot be scored:** {refused}.")
+    try:
         judge = get_judge(settings)
     except Exception as exc:  # noqa: BLE001
         return ScoreView(ok=False, summary_md=friendly_error(

@@ -103,3 +103,28 @@ def test_a_generated_figure_can_be_scored(client):
 def test_typed_text_without_a_backbone_asks_for_one(client):
     image, status, *_ = client.predict("mini", PROBLEMS[0], "Draw a pendulum 2 m long.", api_name="/generate")
     assert image is None and "Configure a backbone" in status
+
+
+def test_an_upload_that_is_not_an_image_gets_a_readable_message(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    fake = tmp_path / "figure.png"
+    fake.write_text("this is text, not a PNG")
+    with pytest.raises(AppError, match="not an image"):
+        client.predict("mini", PROBLEMS[0], handle_file(str(fake)), api_name="/score")
+
+
+def test_typed_text_of_100k_characters_is_refused(client):
+    image, status, *_ = client.predict("mini", PROBLEMS[0], "x" * 100_000, api_name="/generate")
+    assert image is None and "at most" in status
+
+
+def test_a_decompression_bomb_upload_is_refused_with_a_readable_message(client, tmp_path):
+    from gradio_client import handle_file
+    from PIL import Image
+
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (8000, 5000)).save(bomb)  # 40 M pixels in a few kB: over the Space's limit
+    summary, table = client.predict("mini", PROBLEMS[0], handle_file(str(bomb)), api_name="/score")
+    assert "cannot be scored" in summary and "pixels" in summary and not table["data"]

@@ -70,3 +70,63 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), "white").save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_keys_echoed_by_the_backbone_never_reach_the_page_the_api_or_the_log(tmp_path):
+    """The served Space (real subprocess, real HTTP API) with fake keys and a server that echoes them in errors."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    gradio_client = pytest.importorskip("gradio_client")
+    hf_token = "hf_SENTINELappEcho7f3a91c2"
+    echo = Fault.bad_request(f"Incorrect API key provided: {SENTINEL}; Bearer {hf_token}", status=401)
+    with OpenAICompatServer(handler=lambda request: echo) as server:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SCIGENBENCH_", "GRADIO_"))}
+        env.update(OPENAI_API_KEY=SENTINEL, HF_TOKEN=hf_token, PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False",
+                   GRADIO_TEMP_DIR=str(tmp_path / "gradio"), SCIGENBENCH_BACKBONE=f"openai:m@{server.base_url}",
+                   SCIGENBENCH_JUDGE=f"openai:j@{server.base_url}")
+        log = tmp_path / "app.log"
+        with log.open("w") as out:
+            process = subprocess.Popen([sys.executable, "-m", "scigenbench.scripts", "app", "--port", str(port)],
+                                       cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log.read_text()[-3000:]
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as response:
+                        page = response.read().decode()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, log.read_text()[-3000:]
+                    time.sleep(0.3)
+            with urllib.request.urlopen(url + "config", timeout=5) as response:
+                page += response.read().decode()
+            client = gradio_client.Client(url, verbose=False)
+            answers = [client.predict("mini", PROBLEM_ID, "", api_name="/generate"),
+                       client.predict("mini", PROBLEM_ID, gradio_client.handle_file(_write_png(tmp_path)),
+                                      api_name="/score")]
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+        assert server.calls >= 2  # both the backbone and the judge were really called and failed
+    shown = page + json.dumps(answers, default=str) + log.read_text()
+    assert "401" in json.dumps(answers, default=str)
+    assert SENTINEL not in shown and hf_token not in shown
+
+
+def _write_png(folder):
+    path = folder / "white.png"
+    path.write_bytes(_png())
+    return str(path)

@@ -129,3 +129,78 @@ def test_score_without_image_or_quizzes_explains_why(mini):
     assert "Pick or upload an image" in core.score_image(None, mini[0], core.Settings()).summary_md
     view = core.score_image(b"\x89PNG", core.typed_problem("x"), core.Settings())
     assert not view.ok and "no quizzes" in view.summary_md
+
+
+def test_redaction_keeps_backend_names_and_removes_key_shapes():
+    text = "Unknown backend 'x'. Valid names: fake, hf-inference, openai; token hf_abcdefghijKLMNOP, key sk-proj-abc12345678"
+    out = core.redact(text, env={})
+    assert "hf-inference" in out
+    assert "hf_abcdefghijKLMNOP" not in out and "sk-proj-abc12345678" not in out
+
+
+def test_unknown_backbone_is_a_friendly_message_naming_the_valid_backends(mini):
+    view = core.run_imgcoder(mini[0], core.Settings(backbone="nosuch:model"))
+    assert not view.ok and "could not be set up" in view.status_md
+    assert "hf-inference" in view.status_md and "Traceback" not in view.status_md
+
+
+def test_typed_text_over_the_limit_is_refused_before_any_model_call():
+    with pytest.raises(ValueError, match="at most"):
+        core.typed_problem("x" * 100_000)
+    assert core.typed_problem("y" * core.MAX_TYPED_CHARS)["question"]
+
+
+def _png(size=(64, 64)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", size).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_scoring_refuses_a_file_that_is_not_an_image(mini, tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("not an image at all")
+    view = core.score_image(str(path), mini[0], core.Settings())
+    assert not view.ok and "not an image" in view.summary_md and not view.rows
+
+
+def test_scoring_refuses_a_decompression_bomb_without_decoding_it(mini):
+    bomb = _png((20_000, 20_000))  # 400 M pixels in a few kB: over PIL's bomb limit
+    assert len(bomb) < 200_000
+    view = core.score_image(bomb, mini[0], core.Settings())
+    assert not view.ok and "pixels" in view.summary_md
+
+
+def test_scoring_refuses_an_image_over_the_pixel_limit(mini):
+    view = core.score_image(_png((6000, 5000)), mini[0], core.Settings())
+    assert not view.ok and "30,000,000 pixels" in view.summary_md
+
+
+def test_ocr_judge_without_tesseract_is_unscored_with_an_install_hint(mini, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract binary on PATH
+    view = core.score_image(_png(), mini[0], core.Settings())
+    assert not view.ok and "Not scored" in view.summary_md and "tesseract" in view.summary_md
+
+
+def test_space_card_and_requirements_match_what_the_hub_installs():
+    import importlib.metadata
+    from pathlib import Path
+
+    from huggingface_hub import RepoCard
+    from packaging.requirements import Requirement
+
+    space = Path(core.__file__).parent
+    card = RepoCard.load(space / "README.md").data
+    assert card.sdk == "gradio" and card.sdk_version == importlib.metadata.version("gradio")
+    assert (space / card.app_file).is_file() and len(card.short_description) <= 60
+    lines = [line.strip() for line in (space / "requirements.txt").read_text().splitlines()]
+    requirements = [Requirement(line) for line in lines if line and not line.startswith("#")]
+    ours = [r for r in requirements if r.name == "scigenbench"]
+    # pinned to this release: a bare name would let the index resolve any (or someone else's) "scigenbench"
+    assert len(ours) == 1 and "app" in ours[0].extras
+    assert str(ours[0].specifier) == f"=={importlib.metadata.version('scigenbench')}" or ours[0].url
+    packages = (space / "packages.txt").read_text().split()
+    assert {"tesseract-ocr", "bubblewrap", "poppler-utils"} <= set(packages)

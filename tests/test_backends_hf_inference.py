@@ -59,3 +59,13 @@ def test_missing_token_names_the_variable(monkeypatch):
     monkeypatch.delenv("MY_HF_TOKEN", raising=False)
     with pytest.raises(ConfigurationError, match="MY_HF_TOKEN"):
         get_backend("hf-inference:some/model", token_env="MY_HF_TOKEN")
+
+
+def test_a_deadline_does_not_build_one_client_per_call(monkeypatch):
+    # with a deadline shorter than the timeout every call's timeout is a slightly different float
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with OpenAICompatServer() as server:
+        backend = get_backend(f"hf-inference:test-model@{server.base_url}", deadline=30, timeout=60, **FAST)
+        for i in range(5):
+            backend.chat([{"role": "user", "content": f"q{i}"}])
+    assert server.calls == 5 and len(backend.inner._clients) == 1

@@ -161,3 +161,16 @@ def test_concurrent_chat_calls_are_batched_with_the_same_answers(text_model_dir)
         results = list(pool.map(lambda a: backend.chat(a, max_tokens=6), asks))
     assert [r.text for r in results] == expected
     assert max(r.provenance["batch_size"] for r in results) > 1
+
+
+def test_generation_cut_by_the_timeout_is_an_error_not_a_short_answer(text_model_dir):
+    from scigenbench.generators.backends import RequestTimeoutError
+
+    backend = get_backend(f"transformers:{text_model_dir}", device="cpu", cache=False, max_retries=0,
+                          timeout=0.001)
+    conversation = [{"role": "user", "content": "Plan a figure."}]
+    full = get_backend(f"transformers:{text_model_dir}", device="cpu", cache=False).chat(conversation,
+                                                                                         max_tokens=300)
+    assert full.usage.completion_tokens > 20  # greedy runs long enough that 1 ms cannot finish it
+    with pytest.raises(RequestTimeoutError, match="timeout"):
+        backend.chat(conversation, max_tokens=300)

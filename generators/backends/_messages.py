@@ -96,8 +96,10 @@ def semantic_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def sha256_json(obj: Any) -> str:
-    """SHA-256 of the canonical JSON of ``obj`` (sorted keys, no whitespace)."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """SHA-256 of the canonical JSON of ``obj`` (sorted keys, no whitespace, integral floats as ints, so
+    ``temperature=0`` and ``temperature=0.0`` give the same key; tuples as lists, sets sorted)."""
+    blob = json.dumps(_canonical_numbers(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -112,3 +114,17 @@ def text_of(messages: list[dict[str, Any]], role: str | None = None) -> str:
         else:
             chunks += [p["text"] for p in m["content"] if p["type"] == "text"]
     return "\n".join(chunks)
+
+
+def _canonical_numbers(obj: Any) -> Any:
+    """``obj`` with every integral float (``0.0``, ``1.0``) replaced by the equal int, recursively."""
+    if isinstance(obj, float):
+        return int(obj) if obj.is_integer() else obj
+    if isinstance(obj, dict):
+        return {k: _canonical_numbers(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical_numbers(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):  # str(set) order depends on PYTHONHASHSEED: sort for a stable key
+        return sorted((_canonical_numbers(v) for v in obj), key=lambda v: json.dumps(v, sort_keys=True,
+                                                                                        default=str))
+    return obj

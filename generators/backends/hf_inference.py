@@ -8,6 +8,7 @@ from the ``hf auth login`` token file; a local base URL may run without one. The
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -42,6 +43,9 @@ def build(model: str, base_url: str | None = None, *, token_env: str = DEFAULT_T
     return HFInferenceBackend(model, base_url, token=token, provider=provider, bill_to=bill_to)
 
 
+_MAX_CLIENTS = 8  # InferenceClients kept per backend (one per distinct timeout)
+
+
 class HFInferenceBackend(ChatBackend):
     """``InferenceClient.chat_completion`` behind the chat interface (the client's own retries are not used)."""
 
@@ -66,8 +70,13 @@ class HFInferenceBackend(ChatBackend):
         return f"HFInferenceBackend(model={self.model!r}, endpoint={_public_url(self.base_url)!r})"
 
     def _client(self, timeout: float | None) -> Any:
+        # A deadline shorter than the timeout makes every call's timeout a different float: rounding up to
+        # 0.1 s and a small bound keep this from building one client per call.
+        timeout = math.ceil(timeout * 10) / 10 if timeout else None
         with self._lock:
             if timeout not in self._clients:
+                if len(self._clients) >= _MAX_CLIENTS:
+                    self._clients.clear()
                 self._clients[timeout] = self._hub.InferenceClient(timeout=timeout, **self._client_kwargs)
             return self._clients[timeout]
 

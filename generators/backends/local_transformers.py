@@ -27,7 +27,9 @@ import time
 from typing import Any
 
 from scigenbench._optional import require
-from scigenbench.generators.backends.base import ChatBackend, ChatResult, ConfigurationError, Usage
+from scigenbench.generators.backends.base import (
+    ChatBackend, ChatResult, ConfigurationError, RequestTimeoutError, Usage,
+)
 
 SUPPORTED_PARAMS = {"temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "repetition_penalty"}
 DEFAULT_MAX_TOKENS = 512
@@ -150,6 +152,12 @@ class TransformersBackend(ChatBackend):
         results = []
         for row, mask in zip(output[:, prompt_len:], inputs["attention_mask"]):
             ids = self._until_eos(row.tolist())
+            if "max_time" in kwargs and len(ids) == len(row) < kwargs["max_new_tokens"]:
+                # generate stopped on max_time mid-answer: a truncated text must not pass (and be cached) as one
+                raise RequestTimeoutError(
+                    f"{self.model}: generation hit the {kwargs['max_time']:.1f}s timeout after {len(ids)} of "
+                    f"max_tokens={kwargs['max_new_tokens']} tokens; pass a larger timeout= to get_backend() or "
+                    "a smaller max_tokens", backend=self.name, model=self.model)
             text = _cut_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), params.get("stop"))
             results.append(ChatResult(text=text, model=self.model, backend=self.name,
                                       usage=Usage(int(mask.sum()), len(ids)), latency_s=latency,

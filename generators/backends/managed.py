@@ -3,7 +3,9 @@
 ``get_backend`` always returns a :class:`ManagedBackend` around the raw backend. One request goes:
 
 1. normalise the messages (images encoded once by :func:`~.images.encode_image`);
-2. cache lookup by content hash (a hit returns ``cached=True``, ``cost_usd=0`` and makes no call);
+2. cache lookup by content hash (a hit returns ``cached=True``, ``cost_usd=0`` and makes no call); identical
+   requests in flight at once on one backend object make one call: the first leads, the others wait and are
+   served from the cache (after a failure they try on their own: failures are never cached or shared);
 3. budget check: worst-case cost of this call (prompt estimate + ``max_tokens``) on top of what is spent and
    reserved by calls in flight; over ``budget_usd`` → :class:`BudgetExceededError` before calling;
 4. up to ``1 + max_retries`` attempts, each under the concurrency limit and the rpm limiter, with exponential
@@ -17,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import math
 import random
@@ -104,6 +107,7 @@ class ManagedBackend(ChatBackend):
                 "pass prices={model: {'input': usd_per_1M, 'output': usd_per_1M}} or set SCIGENBENCH_PRICES",
                 backend=inner.name, model=inner.model)
         self._lock = threading.Lock()
+        self._inflight: dict[str, concurrent.futures.Future] = {}  # cache key -> leader's future (single-flight)
         self._reserved = 0.0
         self._stats: dict[str, Any] = {"calls": 0, "attempts": 0, "retries": 0, "failures": 0, "cache_hits": 0,
                                        "cache_misses": 0, "prompt_tokens": 0, "completion_tokens": 0,
@@ -113,28 +117,50 @@ class ManagedBackend(ChatBackend):
     def chat(self, messages: list[dict[str, Any]], **params: Any) -> ChatResult:
         """Answer one conversation (blocking). Raises :class:`BackendError` after bounded retries."""
         request = _Request(self, messages, params)
-        cached = self._from_cache(request)
-        if cached is not None:
-            return cached
-        reserved = self._reserve_budget(request)
+        while True:
+            cached = self._from_cache(request, count_miss=False)
+            if cached is not None:
+                return cached
+            claim = self._claim(request.key, follow=not _in_running_loop())
+            if not isinstance(claim, concurrent.futures.Future):
+                break  # we lead this key (or single-flight is off)
+            claim.result()  # an identical request is in flight: wait for it, then look in the cache again
         try:
-            result = self._attempts_sync(request)
+            cached = self._from_cache(request, count_miss=True)
+            if cached is not None:
+                return cached
+            reserved = self._reserve_budget(request)
+            try:
+                # accounted before the reservation is released, so a concurrent budget check never sees neither
+                return self._finish(request, self._attempts_sync(request))
+            finally:
+                self._release_budget(reserved)
         finally:
-            self._release_budget(reserved)
-        return self._finish(request, result)
+            self._unclaim(request.key, claim)
 
     async def achat(self, messages: list[dict[str, Any]], **params: Any) -> ChatResult:
         """Async :meth:`chat`."""
         request = _Request(self, messages, params)
-        cached = self._from_cache(request)
-        if cached is not None:
-            return cached
-        reserved = self._reserve_budget(request)
+        while True:
+            cached = self._from_cache(request, count_miss=False)
+            if cached is not None:
+                return cached
+            claim = self._claim(request.key, follow=True)
+            if not isinstance(claim, concurrent.futures.Future):
+                break
+            # shield: cancelling this waiter must not cancel the leader's future
+            await asyncio.shield(asyncio.wrap_future(claim))
         try:
-            result = await self._attempts_async(request)
+            cached = self._from_cache(request, count_miss=True)
+            if cached is not None:
+                return cached
+            reserved = self._reserve_budget(request)
+            try:
+                return self._finish(request, await self._attempts_async(request))
+            finally:
+                self._release_budget(reserved)
         finally:
-            self._release_budget(reserved)
-        return self._finish(request, result)
+            self._unclaim(request.key, claim)
 
     def chat_batch(self, batch: list[list[dict[str, Any]]], **params: Any) -> list[ChatResult]:
         """Answer several conversations with the same params; cache hits are served, the misses go to the
@@ -150,10 +176,10 @@ class ManagedBackend(ChatBackend):
                 fresh = self._run_with_retries(
                     lambda timeout: self.inner.chat_batch([requests[i].messages for i in todo], timeout=timeout,
                                                           **requests[todo[0]].params), requests[todo[0]].timeout)
+                for i, result in zip(todo, fresh):
+                    results[i] = self._finish(requests[i], result)
             finally:
                 self._release_budget(reserved)
-            for i, result in zip(todo, fresh):
-                results[i] = self._finish(requests[i], result)
         return results  # type: ignore[return-value]
 
     def stats(self) -> dict[str, Any]:
@@ -208,14 +234,15 @@ class ManagedBackend(ChatBackend):
         return f"ManagedBackend({self.name}:{self.model}, cache={self.cache is not None})"
 
     # -- cache ----------------------------------------------------------------------------------------------
-    def _from_cache(self, request: _Request) -> ChatResult | None:
+    def _from_cache(self, request: _Request, count_miss: bool = True) -> ChatResult | None:
         if self.cache is None:
             return None
         entry = self.cache.get(request.key)
         result = _result_from_entry(entry) if entry is not None else None
         if result is None:
-            with self._lock:
-                self._stats["cache_misses"] += 1
+            if count_miss:
+                with self._lock:
+                    self._stats["cache_misses"] += 1
             return None
         with self._lock:
             self._stats["cache_hits"] += 1
@@ -224,14 +251,41 @@ class ManagedBackend(ChatBackend):
                                              original_cost_usd=stored.get("cost_usd", 0.0))
         return result
 
+    def _claim(self, key: str, *, follow: bool) -> "concurrent.futures.Future | _Lead | None":
+        """Single-flight for identical requests (cache on): the first caller of ``key`` leads and gets a fresh
+        future it resolves when done (:meth:`_unclaim`); a later caller gets the leader's future, waits for it
+        and then reads the cache. ``None``: no single-flight (cache off, or a sync caller on an event loop
+        thread, which must not block on a task of its own loop)."""
+        if self.cache is None or not follow:
+            return None
+        with self._lock:
+            leader = self._inflight.get(key)
+            if leader is not None:
+                return leader
+            mine = concurrent.futures.Future()
+            mine.set_running_or_notify_cancel()
+            self._inflight[key] = mine
+            return _Lead(mine)
+
+    def _unclaim(self, key: str, claim: Any) -> None:
+        if isinstance(claim, _Lead):
+            with self._lock:
+                if self._inflight.get(key) is claim.future:
+                    del self._inflight[key]
+            claim.future.set_result(None)  # followers look in the cache; after a failure they try themselves
+
     def _store(self, request: _Request, result: ChatResult) -> None:
         if self.cache is None:
             return
         stored = result.to_dict()
         stored["raw"] = result.raw if _json_safe(result.raw) else None
         stored.pop("provenance", None)
-        self.cache.put(request.key, {"backend": self.name, "model": self.model, "params": request.params,
-                                     "messages": request.canonical, "result": stored})
+        try:
+            self.cache.put(request.key, {"backend": self.name, "model": self.model, "params": request.params,
+                                         "messages": request.canonical, "result": stored})
+        except OSError as exc:  # the answer is paid for: a full or read-only cache must not lose it
+            logger.warning("could not store a response in the cache %s (%s); the answer is returned uncached",
+                           self.cache.root, exc)
 
     # -- budget and accounting ------------------------------------------------------------------------------
     def _token_estimate(self, request: _Request, max_tokens: int | None) -> tuple[int, int]:
@@ -382,6 +436,23 @@ class ManagedBackend(ChatBackend):
     def _count(self, name: str) -> None:
         with self._lock:
             self._stats[name] += 1
+
+
+class _Lead:
+    """What :meth:`ManagedBackend._claim` gives the caller that leads a key: the future to resolve."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: concurrent.futures.Future):
+        self.future = future
+
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _result_from_entry(entry: dict[str, Any]) -> ChatResult | None:

@@ -114,7 +114,8 @@ class ReplayBackend(ChatBackend):
                     continue
                 try:
                     record = json.loads(line)
-                    recordings[record["key"]] = record
+                    # re-keyed from its content: recordings stay valid when the key's canonical form improves
+                    recordings[_key(record["messages"], record.get("params") or {})] = record
                 except (ValueError, KeyError, TypeError) as exc:
                     raise ConfigurationError(f"{self.path}:{n}: not a recording ({exc})", backend="replay") from exc
         return recordings
