@@ -24,7 +24,15 @@ from scigenbench.app.core import ALL, Settings
 logger = logging.getLogger("scigenbench.app")
 
 #: events allowed to run at once per event listener (rendering and OCR are CPU-bound)
-CONCURRENCY_LIMIT = int(os.environ.get("SCIGENBENCH_APP_CONCURRENCY", "2") or 2)
+def _concurrency_limit(raw: str | None) -> int:
+    """Events of each kind run at once (``$SCIGENBENCH_APP_CONCURRENCY``, default 2); a bad value says so."""
+    try:
+        return max(1, int(raw or 2))
+    except ValueError:
+        raise ValueError(f"SCIGENBENCH_APP_CONCURRENCY must be a whole number, got {raw!r}") from None
+
+
+CONCURRENCY_LIMIT = _concurrency_limit(os.environ.get("SCIGENBENCH_APP_CONCURRENCY"))
 MAX_QUEUE = 64
 #: largest upload Gradio accepts (bigger files are refused by the upload route itself)
 MAX_UPLOAD = "20mb"
