@@ -18,6 +18,16 @@ from scigenbench.metrics.records import ItemResult
 
 MODULE_NAMES = ("scigenbench_judge", "inverse_quiz", "inverse_validation", "image_fidelity")
 
+#: the paper, cited by every evaluate module
+CITATION = """\
+@article{scigenbench2026,
+  title   = {Scientific Image Synthesis: Benchmarking, Methodologies, and Downstream Utility},
+  journal = {arXiv preprint arXiv:2601.17027},
+  year    = {2026},
+  url     = {https://arxiv.org/abs/2601.17027}
+}
+"""
+
 
 def module_path(name: str) -> Path:
     """Folder of the ``evaluate`` module ``name`` inside the installed package."""

@@ -3,16 +3,7 @@
 import datasets
 import evaluate
 
-from scigenbench.metrics.modules import compute_fidelity
-
-_CITATION = """\
-@article{scigenbench2026,
-  title   = {Scientific Image Synthesis: Benchmarking, Methodologies, and Downstream Utility},
-  journal = {arXiv preprint arXiv:2601.17027},
-  year    = {2026},
-  url     = {https://arxiv.org/abs/2601.17027}
-}
-"""
+from scigenbench.metrics.modules import CITATION, compute_fidelity
 
 _DESCRIPTION = """\
 Image fidelity (SciGenBench, SeePhys real-image subset). Compares each generated figure with its reference figure.
@@ -70,7 +61,7 @@ class ImageFidelity(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
-            citation=_CITATION,
+            citation=CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features({"images": datasets.Image(), "references": datasets.Image()}),
             reference_urls=["https://arxiv.org/abs/2601.17027", "https://github.com/SciGenBench/SciGenBench"],

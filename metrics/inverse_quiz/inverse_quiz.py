@@ -3,16 +3,7 @@
 import datasets
 import evaluate
 
-from scigenbench.metrics.modules import compute_quiz
-
-_CITATION = """\
-@article{scigenbench2026,
-  title   = {Scientific Image Synthesis: Benchmarking, Methodologies, and Downstream Utility},
-  journal = {arXiv preprint arXiv:2601.17027},
-  year    = {2026},
-  url     = {https://arxiv.org/abs/2601.17027}
-}
-"""
+from scigenbench.metrics.modules import CITATION, compute_quiz
 
 _DESCRIPTION = """\
 Inverse quiz validation (SciGenBench). Each generated image comes with 1-6 multiple-choice quizzes about what the
@@ -86,7 +77,7 @@ class InverseQuiz(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
-            citation=_CITATION,
+            citation=CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features({
                 "images": datasets.Image(),

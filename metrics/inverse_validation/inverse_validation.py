@@ -3,16 +3,7 @@
 import datasets
 import evaluate
 
-from scigenbench.metrics.modules import compute_rinv
-
-_CITATION = """\
-@article{scigenbench2026,
-  title   = {Scientific Image Synthesis: Benchmarking, Methodologies, and Downstream Utility},
-  journal = {arXiv preprint arXiv:2601.17027},
-  year    = {2026},
-  url     = {https://arxiv.org/abs/2601.17027}
-}
-"""
+from scigenbench.metrics.modules import CITATION, compute_rinv
 
 _DESCRIPTION = """\
 R_inv, inverse validation on the original problem (SciGenBench). The problem rewritten to depend on the figure
@@ -69,7 +60,7 @@ class InverseValidation(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
-            citation=_CITATION,
+            citation=CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features({"images": datasets.Image(), "questions": datasets.Value("string"),
                                         "answers": datasets.Value("string")}),
