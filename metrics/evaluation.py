@@ -32,8 +32,8 @@ ALIASES = {"blind": "quiz_blind", "r_inv": "rinv", "ve": "rinv"}
 COMPAT_SWITCHES = {"fidelity": ("default", ("upstream",)), "judge_parse": ("strict", ("fence_only",)),
                    "quiz_grader": ("rule", ("llm",)), "options": ("repaired", ("raw",)),
                    "image_encoding": ("default", ("upstream",)), "corrupted": ("default", ("upstream",))}
-#: metrics the OCR proxy can answer (it only reads multiple-choice quizzes)
-PROXY_METRICS = {"quiz", "quiz_blind", "fidelity"}
+#: metrics the OCR proxy can answer (it only reads multiple-choice quizzes, and needs the image to read)
+PROXY_METRICS = {"quiz", "fidelity"}
 
 
 @dataclass
@@ -158,12 +158,24 @@ def normalise_metrics(metrics: list[str] | str, *, blind: bool = False) -> list[
     for name in names:
         name = ALIASES.get(name.strip(), name.strip())
         if name and name not in METRICS:
-            raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}")
+            raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}"
+                             " (quiz_blind: the quizzes asked without the image)")
         if name and name not in out:
             out.append(name)
     if blind and "quiz_blind" not in out:
         out.append("quiz_blind")
     return out
+
+
+def check_proxy_metrics(metrics: list[str]) -> None:
+    """Refuse the metrics the OCR proxy cannot answer, with the reason."""
+    if "quiz_blind" in metrics:
+        raise ValueError("the ocr proxy cannot answer quiz_blind: it reads the answer in the image, and quiz_blind "
+                         "asks without one; use a real judge model (--judge openai:<model>@<url>, ...)")
+    unsupported = [m for m in metrics if m not in PROXY_METRICS]
+    if unsupported:
+        raise ValueError(f"the ocr proxy answers multiple-choice quizzes only; metrics {unsupported} need a real "
+                         "judge model (--judge openai:<model>@<url>, ...)")
 
 
 def _file_sha(path: Path | None) -> str | None:
@@ -220,10 +232,7 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             raise ValueError(f"{run.root}/run.json names no dataset; pass --dataset mini|scigen|seephys")
         problems = load_problems(dataset, data_dir)
     if is_proxy(judge):
-        unsupported = [m for m in metrics if m not in PROXY_METRICS]
-        if unsupported:
-            raise ValueError(f"the ocr proxy answers multiple-choice quizzes only; metrics {unsupported} need a real "
-                             "judge model (--judge openai:<model>@<url>, ...)")
+        check_proxy_metrics(metrics)
     options = dict(backend_options or {})
     needs_models = any(m != "fidelity" for m in metrics)
     judge_backend = _build(judge, options, dry_run) if needs_models else None

@@ -113,13 +113,13 @@ def engine_problem(engine: str) -> str | None:
         if importlib.util.find_spec("pytesseract") is None:
             return f"the pytesseract package is not installed ({ENGINE_INSTALL['tesseract']})"
         return None
-    if importlib.util.find_spec("rapidocr_onnxruntime") is None:
-        return f"rapidocr-onnxruntime is not installed ({ENGINE_INSTALL['rapidocr']})"
-    try:  # opencv-python needs libGL; the headless build does not
-        import cv2  # noqa: F401
+    try:
+        import rapidocr_onnxruntime  # noqa: F401
     except ImportError as exc:
-        return (f"RapidOCR's OpenCV cannot load ({exc}); apt-get install libgl1 libglib2.0-0, or "
-                "pip uninstall -y opencv-python && pip install opencv-python-headless")
+        if "libGL" in str(exc) or "libglib" in str(exc) or "libgthread" in str(exc):  # opencv-python's system libs
+            return (f"RapidOCR's OpenCV cannot load ({exc}): apt-get install libgl1 libglib2.0-0, or "
+                    "pip uninstall -y opencv-python && pip install opencv-python-headless")
+        return f"rapidocr-onnxruntime cannot be imported ({exc}): {ENGINE_INSTALL['rapidocr']}"
     return None
 
 

@@ -16,11 +16,12 @@ HELP = "score a run folder: LMM judge, inverse quiz, R_inv, image fidelity (resu
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="generation run folder (from `scigenbench generate`)")
     parser.add_argument("--metrics", default="judge,quiz,rinv",
-                        help="comma-separated: judge, quiz, blind (quiz without image), rinv, fidelity "
-                             "(default: judge,quiz,rinv)")
+                        help="comma-separated: judge, quiz, quiz_blind (the quizzes asked without the image), "
+                             "rinv, fidelity (default: judge,quiz,rinv)")
     parser.add_argument("--judge", required=False, default=None,
                         help="backend spec of the judge/answering model, e.g. openai:gpt-4o-mini@http://host/v1, "
-                             "hf-inference:<model>, transformers:<path>, or 'ocr' (offline OCR proxy, quizzes only)")
+                             "hf-inference:<model>, transformers:<path>, or 'ocr' (offline OCR proxy, quiz only; "
+                             "'ocr:rapidocr' or 'ocr:tesseract' picks the engine)")
     parser.add_argument("--grader", default=None,
                         help="backend spec of the grader (quiz letters when ambiguous, R_inv verdicts); "
                              "default: R_inv uses the judge, quizzes read letters by rule only")
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="local upstream release (default: $SCIGENBENCH_DATA_DIR)")
     parser.add_argument("--dry-run", action="store_true", help="print the number of model calls it would make")
     parser.add_argument("--concurrency", type=int, default=4, help="items evaluated in parallel (default 4)")
-    parser.add_argument("--blind", action="store_true", help="also ask the quizzes without the image")
+    parser.add_argument("--blind", action="store_true", help="also run quiz_blind (the quizzes without the image)")
     parser.add_argument("--max-retries", type=int, default=None, help="backend retries per call")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per model call attempt")
     parser.add_argument("--rpm", type=float, default=None, help="requests per minute limit")
