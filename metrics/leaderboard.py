@@ -42,6 +42,8 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     """A run's name, info and evaluation summary (``scores/summary.json``)."""
     run_dir = Path(run_dir)
     summary_path = run_dir / RESULTS_DIR / "summary.json"
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} does not exist (or is not a folder); give evaluated run folders")
     if not summary_path.exists():
         raise FileNotFoundError(f"{run_dir} has no scores/summary.json; run `scigenbench evaluate --run {run_dir}` first")
     info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}

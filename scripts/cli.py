@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     except _user_errors() as exc:
         if os.environ.get("SCIGENBENCH_DEBUG"):
             raise
-        print(f"scigenbench {args.command}: error: {exc}\n(set SCIGENBENCH_DEBUG=1 to see the traceback)",
+        message = " ".join(str(exc).split())  # one line, whatever the exception's text holds
+        print(f"scigenbench {args.command}: error: {message} [SCIGENBENCH_DEBUG=1 shows the traceback]",
               file=sys.stderr)
         return 2
 
