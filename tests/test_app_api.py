@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import needs_ocr
 
 APP_DIR = Path(__file__).resolve().parents[1] / "spaces_app"
 PROBLEMS = ("mini-physics-converging-lens", "mini-math-venn-languages")
@@ -88,6 +89,7 @@ def test_concurrent_visitors_each_get_their_own_figure(client):
     assert len(digests) == 2
 
 
+@needs_ocr
 def test_a_generated_figure_can_be_scored(client):
     from gradio_client import handle_file
 
