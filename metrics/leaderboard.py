@@ -248,7 +248,7 @@ def plot_no_data(path: Path, title: str, reason: str) -> Path:
     ax.set_title(title)
     ax.text(0.5, 0.5, f"no data: {reason}", ha="center", va="center", wrap=True, fontsize=11, color="#555",
             transform=ax.transAxes)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata={"Title": title, "Description": f"no data: {reason}"})
     plt.close(fig)
     return path
 
