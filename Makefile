@@ -20,7 +20,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 system-tools:
-	@sh tools/install-system-tools.sh demo
+	@sh tools/install-system-tools.sh demo --brief
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -103,7 +103,7 @@ def test_demo_on_a_machine_without_tools_names_them_before_the_work(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     banner = out.index("This machine lacks tools the demo uses")
-    assert banner < out.index("run ") and "missing: pdflatex and pdftoppm" in out and "missing: bwrap" in out
+    assert banner < out.index("run ") and "missing: pdflatex and pdftoppm" in out and "TikZ needs them" in out and "missing: bwrap" in out
     assert "tools/install-system-tools.sh demo" in out
     assert "ok 22, skipped 4" in out and "render rate: 100.0% at first try, 100.0% after repair (n=22)" in out
     assert "Traceback" not in proc.stderr and "--retry-failed" not in out

@@ -172,7 +172,8 @@ def missing_renderer(language: str) -> str | None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if not missing:
         return None
-    return f"{' and '.join(missing)} not found on PATH: {language} needs them (apt-get install {packages})"
+    name = {"tikz": "TikZ"}.get(language, language)
+    return f"{' and '.join(missing)} not found on PATH: {name} needs them (apt-get install {packages})"
 
 
 class ImgCoder(Generator):
