@@ -38,7 +38,7 @@ from scigenbench.generators.backends.base import ChatBackend, ChatResult, Perman
 #: OCR engines in order of preference (the default first) -> the answerer's identity in results and in the
 #: response-cache key: bump an engine's version whenever how it reads or matches changes, so cached answers of an
 #: older proxy are never reused
-ENGINES = {"rapidocr": "rapidocr-v1", "tesseract": "tesseract-v1"}
+ENGINES = {"rapidocr": "rapidocr-v2", "tesseract": "tesseract-v1"}
 #: what to install for each engine (shown when it is missing)
 ENGINE_INSTALL = {"rapidocr": "pip install 'scigenbench[ocr]' (rapidocr-onnxruntime: models inside the wheel)",
                   "tesseract": "apt-get install tesseract-ocr and pip install pytesseract"}
