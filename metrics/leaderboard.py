@@ -276,9 +276,10 @@ def plot_domains(rows: list[dict[str, Any]], path: Path, *, baseline: float | No
     for i, (run, style) in enumerate(zip(runs, series_styles(len(runs)))):
         values = {r["group"]: r["strict"] for r in rows if r["run"] == run}
         xs = np.arange(len(groups)) + (spread * (i / max(1, len(runs) - 1) - 0.5) if len(runs) > 1 else 0.0)
-        ys = [values.get(g) for g in groups]
-        ax.plot(xs, [np.nan if y is None else y for y in ys], linestyle="-", linewidth=0.8, alpha=0.5,
-                markersize=8, label=run, **style)
+        ys = [np.nan if values.get(g) is None else values[g] for g in groups]
+        ax.plot(xs, ys, linestyle="-", linewidth=0.8, alpha=0.45, color=style["color"])  # a faint guide only
+        ax.plot(xs, ys, linestyle="none", markersize=8, markeredgecolor="#333", markeredgewidth=0.5, label=run,
+                **style)
     if baseline is not None and metric.startswith("quiz"):
         ax.axhline(baseline, color="#444", linestyle="--", linewidth=1.2,
                    label=f"guessing baseline ({baseline:.1f}%)")
