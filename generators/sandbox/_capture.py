@@ -59,6 +59,19 @@ STATE = _State()
 _orig_savefig = Figure.savefig
 _orig_close = plt.close
 _orig_draw_text = backend_agg.RendererAgg.draw_text
+_orig_get_renderer = backend_agg.FigureCanvasAgg.get_renderer
+
+
+def _checked_get_renderer(self):
+    """Refuse a raster canvas over the pixel limits before Agg allocates it: every Agg draw comes through here,
+    so the check sees the final size (after ``bbox_inches='tight'`` grew it, or the program's own dpi)."""
+    w, h = self.get_width_height(physical=True)
+    if w * h > MAX_PIXELS or max(w, h) > MAX_SIDE:
+        raise FigureTooLarge(
+            f"the canvas to rasterise is {w}x{h} px (the figure's size after layout, bbox_inches='tight' or its dpi), "
+            f"over the limit of {MAX_PIXELS // 1_000_000} megapixels / {MAX_SIDE} px per side; "
+            "keep the drawing and its texts within a smaller figure")
+    return _orig_get_renderer(self)
 
 
 def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
@@ -157,6 +170,7 @@ def install_patches() -> None:
     Figure.savefig = _savefig
     Figure.show = _noop
     backend_agg.RendererAgg.draw_text = _draw_text
+    backend_agg.FigureCanvasAgg.get_renderer = _checked_get_renderer
     plt.close = _close
     plt.show = _noop
     plt.pause = _noop
@@ -201,7 +215,8 @@ def _seed() -> None:
 # ------------------------------------------------------------------------------------------ errors
 
 _BLOCKED_ERRNOS = {errno.EPERM, errno.EACCES, errno.EROFS, errno.ENOSYS, errno.ENETUNREACH, errno.ECONNREFUSED,
-                   errno.EHOSTUNREACH, errno.EAFNOSUPPORT, errno.ESRCH}  # ESRCH: other processes are invisible
+                   errno.EHOSTUNREACH, errno.EAFNOSUPPORT, errno.ESRCH,  # ESRCH: other processes are invisible
+                   errno.ENXIO}  # ENXIO: reopening the result socket through /proc/self/fd
 
 
 def _chain(exc: BaseException):
@@ -219,6 +234,8 @@ def classify(exc: BaseException, job_dir: str, readable_roots: tuple[str, ...] =
             return "killed", "memory limit" if isinstance(e, MemoryError) else "image size limit"
         if isinstance(e, OSError) and e.errno == errno.EFBIG:
             return "killed", "file size limit"
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "killed", "disk limit: the job's scratch space is full"
         if isinstance(e, RuntimeError) and "can't start new thread" in str(e):
             return "killed", "thread limit"
     for e in _chain(exc):
