@@ -24,7 +24,8 @@ def _pool(disable, **kw):
     if plan.landlock_abi < 1:
         pytest.skip("Landlock is not available: without bubblewrap and seccomp nothing would confine the job")
     with pytest.warns(RuntimeWarning, match="sandbox runs without"):
-        return RendererPool(workers=1, disable=disable, **kw)
+        # without seccomp the pool refuses unless weak confinement is allowed explicitly
+        return RendererPool(workers=1, disable=disable, allow_weak="seccomp" in disable, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,8 @@ def test_exec_is_refused_by_landlock_without_seccomp(no_bwrap_no_seccomp):
 def _jobs_dir_seen_from_the_host(pool) -> str:
     """The worker's scratch ``jobs`` folder: on the host without bubblewrap, else through /proc/PID/root."""
     worker = pool._all[0]
-    if worker._host_dir:
-        return os.path.join(worker._host_dir, "jobs")
+    if worker._host_dir:  # the worker's own scratch tmpfs, mounted on this folder in its mount namespace
+        return f"/proc/{worker.proc.pid}/root{worker._host_dir}/jobs"
     if os.geteuid() != 0:
         pytest.skip("looking into another uid's sandbox needs root")
     todo = [worker.proc.pid]
@@ -104,11 +105,12 @@ def test_files_a_job_made_unreadable_are_still_removed(pool_name, request):
 
 
 def test_without_bubblewrap_a_job_cannot_fill_the_host_disk(no_bwrap_no_seccomp):
-    # many files, each under RLIMIT_FSIZE: only the polled cap on the job folder stops this on the host's disk
+    # many files, each under RLIMIT_FSIZE: the worker's own size-capped tmpfs stops this, not the host's disk
     r = no_bwrap_no_seccomp.render_python("i = 0\nwhile True:\n    open(f'f{i}', 'wb').write(b'x' * (1 << 20))\n"
                                           "    i += 1\n", timeout=10, dpi=40)
-    assert r.status == "killed" and "disk limit" in r.error and r.wall_s < 5
+    assert r.status == "killed" and "disk limit" in r.error
     assert os.listdir(_jobs_dir_seen_from_the_host(no_bwrap_no_seccomp)) == []
+    assert os.listdir(no_bwrap_no_seccomp._all[0]._host_dir) == []  # the host's own view of the folder: empty
 
 
 def test_tikz_image_of_a_host_file_is_reported_blocked(tmp_path):
@@ -123,14 +125,17 @@ def test_tikz_image_of_a_host_file_is_reported_blocked(tmp_path):
     assert r.status == "blocked" and "cannot find image file" in r.error
 
 
-def test_no_file_system_isolation_at_all_is_refused_unless_allowed(monkeypatch):
+def test_a_pool_missing_a_required_layer_is_refused_unless_allowed(monkeypatch):
+    # no bubblewrap and no namespaces of the worker's own: no scratch tmpfs (and, as root, no uid drop)
     monkeypatch.delenv("SCIGENBENCH_SANDBOX_ALLOW_WEAK", raising=False)
-    plan = _layers.detect()
-    if plan.euid == 0 and plan.python_world_readable:
-        pytest.skip("as root with a world-readable Python, jobs drop to a fresh uid even without bwrap/Landlock")
     from scigenbench.generators.sandbox.pool import SandboxUnavailableError
 
-    with pytest.raises(SandboxUnavailableError, match="SCIGENBENCH_SANDBOX_ALLOW_WEAK=1"):
-        RendererPool(workers=1, disable=("bwrap", "landlock"))
-    with pytest.warns(RuntimeWarning, match=r"without bwrap.*landlock"):
-        RendererPool(workers=1, disable=("bwrap", "landlock"), allow_weak=True).close()
+    with pytest.raises(SandboxUnavailableError, match="no size-capped scratch folder.*SCIGENBENCH_SANDBOX_ALLOW_WEAK=1"):
+        RendererPool(workers=1, disable=("bwrap", "namespaces"))
+    if os.geteuid() == 0 and not _layers.detect().python_world_readable:
+        with pytest.raises(SandboxUnavailableError, match="jobs would run as root"):
+            RendererPool(workers=1, disable=("bwrap", "namespaces"))
+    with pytest.raises(SandboxUnavailableError, match="no seccomp"):
+        RendererPool(workers=1, disable=("seccomp",))
+    with pytest.warns(RuntimeWarning, match=r"without bwrap.*scratch-tmpfs"):
+        RendererPool(workers=1, disable=("bwrap", "namespaces"), allow_weak=True).close()

@@ -7,7 +7,7 @@ directory and ``/tmp`` are size-capped tmpfs mounts inside the sandbox, so nothi
 network, no /etc except ``/etc/texmf``. ``pdftoppm`` parses the (attacker-controlled) PDF inside the same sandbox.
 
 TikZ runs only in bubblewrap: kpathsea expands ``$VAR`` (``$SELFAUTOPARENT``, ...) after its ``openin_any=p``
-check, so ``\input``, ``\openin``, ``\includegraphics`` and pdfTeX's file primitives can reach any file the
+check, so ``\\input``, ``\\openin``, ``\\includegraphics`` and pdfTeX's file primitives can reach any file the
 process can see; only a file-system view limited to the job and the TeX tree contains that. Without bubblewrap
 every TikZ job is refused with status ``error`` and a message saying so.
 
