@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 
@@ -71,6 +72,24 @@ def test_processes_a_job_started_do_not_outlive_it(pool_name, request):
     assert pool.render_python(FIGURE, timeout=20, dpi=40).status == "ok"
 
 
+def test_without_bubblewrap_the_worker_sees_a_minimal_root_even_without_landlock(tmp_path):
+    plan = _layers.detect()
+    if not plan.ns_isolation:
+        pytest.skip(f"the worker cannot build its own namespaces here: {plan.ns_error}")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("minimal-root-secret")
+    with pytest.warns(RuntimeWarning, match="without bwrap, landlock"):
+        pool = RendererPool(workers=1, disable=("bwrap", "landlock"))
+    with pool:
+        r = pool.render_python(f"import os\nprint(sorted(os.listdir('/')))\nprint(open({str(secret)!r}).read())\n",
+                               timeout=20, dpi=40)
+    assert r.status == "blocked" and "minimal-root-secret" not in r.stdout + (r.error or "")
+    visible = set(ast.literal_eval(r.stdout.splitlines()[0]))
+    assert not visible & {"etc", "home", "root", "var", "work"} - {p.strip("/").split("/")[0]
+                                                                  for p in plan.python_roots}
+    assert {"usr", "dev", "tmp"} <= visible
+
+
 def test_exec_is_refused_by_landlock_without_seccomp(no_bwrap_no_seccomp):
     r = no_bwrap_no_seccomp.render_python("import os\nos.execv('/usr/bin/true', ['true'])\n", timeout=5)
     assert r.status == "blocked" and r.error_line == 2
@@ -79,8 +98,8 @@ def test_exec_is_refused_by_landlock_without_seccomp(no_bwrap_no_seccomp):
 def _jobs_dir_seen_from_the_host(pool) -> str:
     """The worker's scratch ``jobs`` folder: on the host without bubblewrap, else through /proc/PID/root."""
     worker = pool._all[0]
-    if worker._host_dir:  # the worker's own scratch tmpfs, mounted on this folder in its mount namespace
-        return f"/proc/{worker.proc.pid}/root{worker._host_dir}/jobs"
+    if worker._host_dir and not pool.plan.ns_isolation:  # weak mode: on the host's disk
+        return os.path.join(worker._host_dir, "jobs")
     if os.geteuid() != 0:
         pytest.skip("looking into another uid's sandbox needs root")
     todo = [worker.proc.pid]
@@ -110,7 +129,7 @@ def test_without_bubblewrap_a_job_cannot_fill_the_host_disk(no_bwrap_no_seccomp)
                                           "    i += 1\n", timeout=10, dpi=40)
     assert r.status == "killed" and "disk limit" in r.error
     assert os.listdir(_jobs_dir_seen_from_the_host(no_bwrap_no_seccomp)) == []
-    assert os.listdir(no_bwrap_no_seccomp._all[0]._host_dir) == []  # the host's own view of the folder: empty
+    assert os.listdir(no_bwrap_no_seccomp._all[0]._host_dir) == []  # the host's view of the worker's root: empty
 
 
 def test_tikz_image_of_a_host_file_is_reported_blocked(tmp_path):

@@ -4,10 +4,12 @@ Loaded as a top-level module inside the sandbox (by ``_zygote.py``), so it must 
 ``scigenbench``. Used in two places:
 
 * :func:`isolate_worker`: a matplotlib worker started without bubblewrap enters its own mount, IPC, network and
-  UTS namespaces (as root directly, otherwise inside a new user namespace), makes the host's mounts read-only in
-  that view, mounts a size-capped tmpfs as its scratch folder, makes a Python installation that other users cannot
-  read (a pyenv under ``/root``) visible to the sandbox uid through read-only bind mounts on a tmpfs (nothing on
-  the host changes), then drops to the sandbox uid with no capabilities and ``no_new_privs``.
+  UTS namespaces (as root directly, otherwise inside a new user namespace) and switches (``pivot_root``) to a
+  fresh tmpfs root that holds only read-only binds of ``/usr``, the Python installation and the sandbox code, a
+  few device nodes, ``/proc`` and a size-capped scratch tmpfs: the host's other files are not in its view at all.
+  A Python installation that other users cannot read (a pyenv under ``/root``) is reachable there because the
+  folders leading to it are the new root's own (0755); nothing on the host changes. Then it drops to the sandbox
+  uid with no capabilities and ``no_new_privs``.
 * :func:`new_job_ipc_namespace`: every job child enters a fresh user + IPC namespace and drops every capability
   it has there, so System V IPC objects never outlive the job or cross between jobs.
 """
@@ -16,8 +18,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import stat
-import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -34,10 +34,6 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
-_SYS_MOUNT_SETATTR = 442
-_AT_FDCWD = -100
-_AT_RECURSIVE = 0x8000
-_MOUNT_ATTR_RDONLY = 0x1
 _PR_CAPBSET_DROP = 24
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -61,69 +57,76 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
            f"mount {target}")
 
 
-def _read_only_everywhere() -> bool:
-    """Make every mount of this (private) mount namespace read-only; False when the kernel cannot (< 5.12)."""
-    attr = struct.pack("QQQQ", _MOUNT_ATTR_RDONLY, 0, 0, 0)
-    buf = ctypes.create_string_buffer(attr, len(attr))
-    rc = _libc.syscall(_SYS_MOUNT_SETATTR, ctypes.c_int(_AT_FDCWD), b"/", ctypes.c_uint(_AT_RECURSIVE), buf,
-                       ctypes.c_size_t(len(attr)))
-    return rc == 0
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+_MNT_DETACH = 2
+DEVICES = ("null", "zero", "full", "random", "urandom")
 
 
-def hidden_ancestor(path: str) -> str | None:
-    """The highest directory on the way to ``path`` that other users cannot enter (None: all can)."""
-    parts = os.path.realpath(path).split("/")[1:]
-    current = ""
-    for part in parts[:-1]:
-        current += "/" + part
-        try:
-            if not os.stat(current).st_mode & stat.S_IXOTH:
-                return current
-        except OSError:
-            return current
-    return None
+def _bind(source: str, target: str, *, read_only: bool = True, nodev: bool = True) -> None:
+    """Bind ``source`` at ``target`` (created like the source: a folder or an empty file), read-only by default."""
+    if os.path.isdir(source):
+        os.makedirs(target, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        open(target, "a").close()
+    mount(source, target, None, MS_BIND | MS_REC)
+    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | (MS_RDONLY if read_only else 0) | (MS_NODEV if nodev else 0)
+    mount(None, target, None, flags)
 
 
-def _expose(roots: list[str]) -> list[str]:
-    """Make each root (readable itself) reachable when a parent is closed to other users; returns the roots
-    exposed. Each closed parent is covered by a small read-only tmpfs holding only bind mounts of the roots
-    below it, so the rest of that parent stays invisible."""
-    pending = []
-    for root in roots:
-        real = os.path.realpath(root)
-        top = hidden_ancestor(real)
-        if top is not None:
-            pending.append((top, real, os.open(real, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)))
-    done = []
-    try:
-        tops = sorted({top for top, _, _ in pending}, key=len)
-        tops = [t for t in tops if not any(t.startswith(o + "/") for o in tops if o != t)]
-        for top in tops:
-            mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-        for top, real, fd in pending:
-            os.makedirs(real, mode=0o755, exist_ok=True)
-            mount(f"/proc/self/fd/{fd}", real, None, MS_BIND | MS_REC)
-            mount(None, real, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-            done.append(real)
-        for top in tops:
-            mount(None, top, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755")
-    finally:
-        for _, _, fd in pending:
-            os.close(fd)
-    return done
+def _pivot_into(new_root: str) -> None:
+    """Make ``new_root`` this mount namespace's ``/`` and drop every host mount from the view."""
+    import platform
+
+    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(38, f"pivot_root: unknown system call number on {platform.machine()}")
+    os.chdir(new_root)
+    _check(_libc.syscall(number, b".", b"."), "pivot_root")  # the old root now lies stacked under the new one
+    _check(_libc.umount2(b".", ctypes.c_int(_MNT_DETACH)), "umount old root")
+    os.chdir("/")
 
 
-def isolate_worker(*, scratch: str, scratch_bytes: int, uid: int | None, expose: list[str]) -> dict:
-    """Enter private namespaces, cap the scratch folder and drop privileges (see the module docstring).
+def _build_root(new_root: str, read_only: list[str], scratch: str, scratch_bytes: int, owner: int,
+                group: int) -> None:
+    """A fresh tmpfs root holding only ``read_only`` trees (read-only binds at their own paths), the /bin, /lib...
+    links or binds, a few device nodes, /proc, and the size-capped scratch tmpfs."""
+    mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755")
+    for path in read_only:
+        if os.path.exists(path):
+            _bind(os.path.realpath(path), new_root + os.path.realpath(path))
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            os.symlink(os.readlink(top), new_root + top)
+        elif os.path.isdir(top):
+            _bind(top, new_root + top)
+    for name in DEVICES:
+        _bind(f"/dev/{name}", f"{new_root}/dev/{name}", read_only=False, nodev=False)
+    os.symlink("/proc/self/fd", f"{new_root}/dev/fd")
+    try:  # the worker finds its jobs' leftovers there; without it, seccomp alone keeps jobs from forking
+        _bind("/proc", f"{new_root}/proc", read_only=False)
+    except OSError:
+        pass
+    os.makedirs(new_root + scratch, mode=0o755)
+    mount("tmpfs", new_root + scratch, "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size={int(scratch_bytes)},mode=0700,uid={owner},gid={group}")
+    _pivot_into(new_root)
+    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def isolate_worker(*, new_root: str, scratch: str, scratch_bytes: int, uid: int | None,
+                   read_only: list[str]) -> dict:
+    """Enter private namespaces, switch to a minimal root and drop privileges (see the module docstring).
 
     Args:
-        scratch: an existing empty directory; a tmpfs of ``scratch_bytes`` is mounted on it, owned by the worker.
+        new_root: an existing empty host folder; the worker's root tmpfs is mounted on it (the host sees nothing).
+        scratch: where the size-capped scratch tmpfs goes inside the new root (``/tmp/sgb``).
         uid: as root, the sandbox uid to become; ``None`` when not root (the worker keeps the caller's uid).
-        expose: directory trees the worker must read after dropping to ``uid`` (the Python installation).
+        read_only: directory trees visible (read-only) in the new root: ``/usr``, the Python installation, ...
 
     Returns:
-        What holds: ``{"namespaces": [...], "read_only_host": bool, "exposed": [...]}``. Raises ``OSError`` when
-        a namespace or the scratch tmpfs cannot be had.
+        What holds: ``{"namespaces": [...], "root": "minimal"}``. Raises ``OSError`` when a namespace, a mount or
+        the pivot cannot be had.
     """
     namespaces = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS
     real_uid, real_gid = os.getuid(), os.getgid()
@@ -137,18 +140,13 @@ def isolate_worker(*, scratch: str, scratch_bytes: int, uid: int | None, expose:
         unshare(namespaces)
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the host's mount table
     _libc.sethostname(b"sandbox", ctypes.c_size_t(7))
-    read_only = _read_only_everywhere()
-    exposed = _expose(expose) if uid is not None else []
-    owner = uid if uid is not None else real_uid
-    group = uid if uid is not None else real_gid
-    mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={int(scratch_bytes)},mode=0700,uid={owner},gid={group}")
+    owner, group = (uid, uid) if uid is not None else (real_uid, real_gid)
+    _build_root(new_root, read_only, scratch, scratch_bytes, owner, group)
     if uid is not None:
         drop_to(uid)
     else:
         drop_capabilities()
-    return {"namespaces": ["mount-ns", "ipc-ns", "net-ns", "uts-ns"], "read_only_host": read_only,
-            "exposed": exposed}
+    return {"namespaces": ["mount-ns", "ipc-ns", "net-ns", "uts-ns"], "root": "minimal"}
 
 
 def drop_to(uid: int) -> None:

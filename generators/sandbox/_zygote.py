@@ -42,8 +42,9 @@ def _isolate_self(config: dict) -> dict:
     info: dict = {}
     if config.get("isolate"):
         iso = config["isolate"]
-        info = _isolate.isolate_worker(scratch=iso["scratch"], scratch_bytes=int(iso["scratch_bytes"]),
-                                       uid=None if uid is None else int(uid), expose=list(iso["expose"]))
+        info = _isolate.isolate_worker(new_root=iso["new_root"], scratch=iso["scratch"],
+                                       scratch_bytes=int(iso["scratch_bytes"]), uid=None if uid is None else int(uid),
+                                       read_only=list(iso["read_only"]))
     elif uid is not None:
         _isolate.drop_to(int(uid))
     else:

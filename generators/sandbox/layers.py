@@ -10,8 +10,8 @@ Two ways to run bubblewrap, picked at start-up:
 * **as a normal user** (``mode="user"``): bwrap creates a user namespace; the program keeps the user's uid.
 
 Without bubblewrap (or when it fails) a matplotlib worker builds its own namespaces (:mod:`._isolate`: mount,
-IPC, network and UTS namespaces, a read-only view of the host, a size-capped scratch tmpfs, and as root the uid
-drop, with a Python installation under a closed folder such as ``/root`` made visible by read-only bind mounts),
+IPC, network and UTS namespaces, a minimal root with read-only ``/usr`` and Python, a size-capped scratch tmpfs,
+and as root the uid drop, even with a Python installation under a closed folder such as ``/root``),
 then the per-process layers (rlimits, Landlock, seccomp, empty environment) apply as usual; every result says
 ``no-bwrap``. TikZ needs bubblewrap: without a file-system view limited to the job and the TeX tree it is refused.
 A layer the sandbox requires (:meth:`HostPlan.missing_required`) that cannot be had makes the pool refuse to start.
@@ -180,13 +180,14 @@ _NS_PROBE = r"""
 import os, sys
 sys.path.insert(0, sys.argv[1])
 import _isolate
-scratch, roots = sys.argv[2], sys.argv[3:]
+new_root, roots = sys.argv[2], sys.argv[3:]
 uid = int(os.environ["SGB_PROBE_UID"]) if os.geteuid() == 0 else None
-_isolate.isolate_worker(scratch=scratch, scratch_bytes=1 << 20, uid=uid, expose=roots)
+_isolate.isolate_worker(new_root=new_root, scratch="/tmp/sgb", scratch_bytes=1 << 20, uid=uid,
+                        read_only=["/usr", *roots])
 for root in roots:
     os.listdir(root)
-open(os.path.join(scratch, "probe"), "w").close()
-assert _isolate.capabilities_held() == 0
+open("/tmp/sgb/probe", "w").close()
+assert _isolate.capabilities_held() == 0 and not os.path.exists("/etc")
 """
 
 
@@ -199,7 +200,8 @@ def probe_ns_isolation(roots: list[str]) -> tuple[bool, str]:
     try:
         env = {"SGB_PROBE_UID": str(new_sandbox_uid()), "PATH": "/usr/bin:/bin"}
         r = subprocess.run([sys.executable, "-S", "-c", _NS_PROBE, str(SANDBOX_CODE_DIR), scratch, *roots,
-                            str(SANDBOX_CODE_DIR)], capture_output=True, text=True, timeout=30, env=env)
+                            str(SANDBOX_CODE_DIR)], capture_output=True, text=True, timeout=30, env=env,
+                           cwd="/")
         if r.returncode == 0:
             return True, ""
         lines = (r.stderr or r.stdout).strip().splitlines()

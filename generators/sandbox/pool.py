@@ -121,17 +121,16 @@ class _Zygote:
     def start(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         uid = _layers.new_sandbox_uid() if self.plan.uid_drop else None
-        isolate = None
-        if self.plan.bwrap:
-            work = "/tmp/sgb"
-        else:  # an empty host folder: the worker mounts its size-capped scratch tmpfs on it, in its own namespace
+        isolate, work = None, "/tmp/sgb"
+        if not self.plan.bwrap:  # an empty host folder: the worker mounts its own root there, in its namespace
             self._host_dir = tempfile.mkdtemp(prefix=_cleanup.host_folder_prefix("sandbox"))
-            work = self._host_dir
             if self.plan.ns_isolation:
-                isolate = {"scratch": work, "scratch_bytes": self.limits.scratch_bytes,
-                           "expose": [*self.plan.python_roots, str(_layers.SANDBOX_CODE_DIR)]}
-            elif uid is not None:  # weak mode (allowed explicitly): the folder sits on the host's disk
-                os.chown(self._host_dir, uid, uid)
+                isolate = {"new_root": self._host_dir, "scratch": work, "scratch_bytes": self.limits.scratch_bytes,
+                           "read_only": ["/usr", *self.plan.python_roots, str(_layers.SANDBOX_CODE_DIR)]}
+            else:  # weak mode (allowed explicitly): the folder sits on the host's disk
+                work = self._host_dir
+                if uid is not None:
+                    os.chown(self._host_dir, uid, uid)
         config = {"drop_uid": uid, "isolate": isolate, "landlock": self.plan.landlock_abi >= 1,
                   "seccomp": self.plan.seccomp,
                   "private_pid_ns": bool(self.plan.bwrap),
