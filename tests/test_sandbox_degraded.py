@@ -158,3 +158,13 @@ def test_a_pool_missing_a_required_layer_is_refused_unless_allowed(monkeypatch):
         RendererPool(workers=1, disable=("seccomp",))
     with pytest.warns(RuntimeWarning, match=r"without bwrap.*scratch-tmpfs"):
         RendererPool(workers=1, disable=("bwrap", "namespaces"), allow_weak=True).close()
+
+
+def test_tikz_without_any_limited_file_system_view_is_refused():
+    with pytest.warns(RuntimeWarning, match="without bwrap"):
+        pool = RendererPool(workers=1, disable=("bwrap", "namespaces"), allow_weak=True)
+    with pool:
+        r = pool.render_tikz("\\begin{tikzpicture}\\draw (0,0) -- (1,1);\\end{tikzpicture}", timeout=20)
+    assert r.status == "error" and r.error.startswith("refused: TikZ runs only in bubblewrap or in namespaces")
+    assert r.png is None and "refused" in r.confinement
+

@@ -344,18 +344,18 @@ def test_tikz_kpathsea_variables_do_not_reach_host_files(pool, host_dir):
                  f"\\edef\\x{{\\pdfmdfivesum file {{{via_var}}}}}\\x"):
         r = pool.render_tikz("\\documentclass{standalone}\n\\begin{document}\n" + body + "\n\\end{document}\n",
                              timeout=20, dpi=40)
-        assert r.status != "ok" or not pool.plan.bwrap
-        assert "TEX-HOST-SECRET-4471" not in _everything(r)
-        if not pool.plan.bwrap:
-            assert r.status == "error" and r.error.startswith("refused: TikZ runs only in bubblewrap")
+        assert r.status != "ok" and "TEX-HOST-SECRET-4471" not in _everything(r)
+        if not (pool.plan.bwrap or pool.plan.ns_isolation):
+            assert r.error.startswith("refused: TikZ runs only in bubblewrap or in namespaces of its own")
 
 
-def test_normal_tikz_renders_in_the_default_mode(pool):
+def test_normal_tikz_renders(pool):
     if not HAVE_TEX:
         pytest.skip("needs pdflatex and pdftoppm")
     r = pool.render_tikz(TIKZ_NORMAL, timeout=30, dpi=60)
-    if pool.plan.bwrap:
+    if pool.plan.bwrap or pool.plan.ns_isolation:  # bubblewrap, or TeX's own minimal root without it
         assert r.status == "ok", r.error
+        assert ("bwrap" if pool.plan.bwrap else "minimal-root") in r.confinement
     else:
         assert r.status == "error" and "refused" in r.error and "bubblewrap" in r.error
 

@@ -10,6 +10,8 @@ Loaded as a top-level module inside the sandbox (by ``_zygote.py``), so it must 
   A Python installation that other users cannot read (a pyenv under ``/root``) is reachable there because the
   folders leading to it are the new root's own (0755); nothing on the host changes. Then it drops to the sandbox
   uid with no capabilities and ``no_new_privs``.
+* ``_texjail.py`` uses :func:`enter_namespaces` and :func:`build_root` the same way for one TeX job (the TeX trees
+  instead of Python, no ``/proc``).
 * :func:`new_job_ipc_namespace`: every job child enters a fresh user + IPC namespace and drops every capability
   it has there, so System V IPC objects never outlive the job or cross between jobs.
 """
@@ -87,10 +89,12 @@ def _pivot_into(new_root: str) -> None:
     os.chdir("/")
 
 
-def _build_root(new_root: str, read_only: list[str], scratch: str, scratch_bytes: int, owner: int,
-                group: int) -> None:
-    """A fresh tmpfs root holding only ``read_only`` trees (read-only binds at their own paths), the /bin, /lib...
-    links or binds, a few device nodes, /proc, and the size-capped scratch tmpfs."""
+def build_root(new_root: str, read_only: list[str], tmpfs: dict[str, tuple[int, int, int]], *,
+               proc: bool = True) -> None:
+    """Pivot into a fresh tmpfs root mounted on ``new_root`` that holds only ``read_only`` trees (read-only binds at
+    their own paths), the /bin, /lib... links or binds, a few device nodes, /proc when ``proc``, and one
+    size-capped tmpfs per ``tmpfs`` entry (path -> (bytes, owner uid, owner gid)). Call after
+    :func:`enter_namespaces`."""
     mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755")
     for path in read_only:
         if os.path.exists(path):
@@ -103,15 +107,34 @@ def _build_root(new_root: str, read_only: list[str], scratch: str, scratch_bytes
     for name in DEVICES:
         _bind(f"/dev/{name}", f"{new_root}/dev/{name}", read_only=False, nodev=False)
     os.symlink("/proc/self/fd", f"{new_root}/dev/fd")
-    try:  # the worker finds its jobs' leftovers there; without it, seccomp alone keeps jobs from forking
-        _bind("/proc", f"{new_root}/proc", read_only=False)
-    except OSError:
-        pass
-    os.makedirs(new_root + scratch, mode=0o755)
-    mount("tmpfs", new_root + scratch, "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={int(scratch_bytes)},mode=0700,uid={owner},gid={group}")
+    if proc:
+        try:  # the worker finds its jobs' leftovers there; without it, seccomp alone keeps jobs from forking
+            _bind("/proc", f"{new_root}/proc", read_only=False)
+        except OSError:
+            pass
+    for path, (size, owner, group) in tmpfs.items():
+        os.makedirs(new_root + path, mode=0o755, exist_ok=True)
+        mount("tmpfs", new_root + path, "tmpfs", MS_NOSUID | MS_NODEV,
+              f"size={int(size)},mode=0700,uid={owner},gid={group}")
     _pivot_into(new_root)
     mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def enter_namespaces(uid: int | None) -> None:
+    """New mount, IPC, network and UTS namespaces, the mount tree made private (as root directly; with ``uid``
+    None, inside a new user namespace that maps only the caller's own ids)."""
+    namespaces = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS
+    real_uid, real_gid = os.getuid(), os.getgid()
+    if uid is None:  # not root: a user namespace grants the mount rights
+        unshare(CLONE_NEWUSER | namespaces)
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{real_uid} {real_uid} 1"),
+                           ("gid_map", f"{real_gid} {real_gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+    else:
+        unshare(namespaces)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the host's mount table
+    _libc.sethostname(b"sandbox", ctypes.c_size_t(7))
 
 
 def isolate_worker(*, new_root: str, scratch: str, scratch_bytes: int, uid: int | None,
@@ -128,20 +151,9 @@ def isolate_worker(*, new_root: str, scratch: str, scratch_bytes: int, uid: int 
         What holds: ``{"namespaces": [...], "root": "minimal"}``. Raises ``OSError`` when a namespace, a mount or
         the pivot cannot be had.
     """
-    namespaces = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS
-    real_uid, real_gid = os.getuid(), os.getgid()
-    if uid is None:  # not root: a user namespace grants the mount rights, mapping only our own ids
-        unshare(CLONE_NEWUSER | namespaces)
-        for name, text in (("setgroups", "deny"), ("uid_map", f"{real_uid} {real_uid} 1"),
-                           ("gid_map", f"{real_gid} {real_gid} 1")):
-            with open(f"/proc/self/{name}", "w") as f:
-                f.write(text)
-    else:
-        unshare(namespaces)
-    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the host's mount table
-    _libc.sethostname(b"sandbox", ctypes.c_size_t(7))
-    owner, group = (uid, uid) if uid is not None else (real_uid, real_gid)
-    _build_root(new_root, read_only, scratch, scratch_bytes, owner, group)
+    owner = (uid, uid) if uid is not None else (os.getuid(), os.getgid())
+    enter_namespaces(uid)
+    build_root(new_root, read_only, {scratch: (scratch_bytes, *owner)})
     if uid is not None:
         drop_to(uid)
     else:
@@ -178,12 +190,14 @@ def drop_capabilities() -> None:
 
 
 def capabilities_held() -> int:
-    """The union of this process's effective, permitted, inheritable and ambient capability sets (0: none)."""
+    """The union of this process's effective, permitted and inheritable capability sets (0: none; the ambient set is
+    always a subset of permitted and inheritable)."""
+    header = _CapHeader(_CAP_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
     held = 0
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(("CapEff:", "CapPrm:", "CapInh:", "CapAmb:")):
-                held |= int(line.split()[1], 16)
+    for i, part in enumerate(data):
+        held |= (part.effective | part.permitted | part.inheritable) << (32 * i)
     return held
 
 

@@ -49,8 +49,10 @@ def doctor(*, probe: bool = True) -> dict:
             if plan.seccomp else plan.seccomp_reason},
         "empty-env": {"active": True, "detail": "environment cleared before the program runs"},
         "wall-timeout": {"active": True, "detail": "SIGKILL at the deadline"},
-        "tikz": {"active": bool(plan.bwrap), "detail": "pdflatex and pdftoppm in a per-job bubblewrap sandbox"
-                 if plan.bwrap else "refused: TikZ needs bubblewrap (a file-system view limited to the TeX tree)"},
+        "tikz": {"active": bool(plan.bwrap or plan.ns_isolation), "detail": (
+            "pdflatex and pdftoppm in a per-job bubblewrap sandbox" if plan.bwrap else
+            "pdflatex and pdftoppm in per-job namespaces and a minimal root (/usr and the TeX trees only)"
+            if plan.ns_isolation else "refused: TeX needs a file-system view limited to the job and the TeX tree")},
     }
     report = {"layers": layers, "tools": _layers.tool_versions(), "euid": os.geteuid(),
               "python": {"executable": sys.executable, "version": sys.version.split()[0],

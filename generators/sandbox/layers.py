@@ -13,7 +13,8 @@ Without bubblewrap (or when it fails) a matplotlib worker builds its own namespa
 IPC, network and UTS namespaces, a minimal root with read-only ``/usr`` and Python, a size-capped scratch tmpfs,
 and as root the uid drop, even with a Python installation under a closed folder such as ``/root``),
 then the per-process layers (rlimits, Landlock, seccomp, empty environment) apply as usual; every result says
-``no-bwrap``. TikZ needs bubblewrap: without a file-system view limited to the job and the TeX tree it is refused.
+``no-bwrap``. TikZ runs in bubblewrap, else in a minimal root of its own (``_texjail.py``), else it is refused:
+TeX must not run without a file-system view limited to the job and the TeX tree.
 A layer the sandbox requires (:meth:`HostPlan.missing_required`) that cannot be had makes the pool refuse to start.
 """
 
@@ -66,8 +67,8 @@ class HostPlan:
 
     @property
     def tex_uid_drop(self) -> bool:
-        """TeX jobs run as a fresh unprivileged uid (TikZ runs only in bubblewrap)."""
-        return self.mode == "root"
+        """TeX jobs run as a fresh unprivileged uid (in bubblewrap as root, or in their own namespaces as root)."""
+        return self.mode == "root" or (self.mode == "none" and self.euid == 0 and self.ns_isolation)
 
     @property
     def scratch_tmpfs(self) -> bool:

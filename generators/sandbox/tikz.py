@@ -6,10 +6,11 @@ absolute or ``..`` paths: ``\\input{/etc/passwd}`` fails) and ``openout_any=p``;
 directory and ``/tmp`` are size-capped tmpfs mounts inside the sandbox, so nothing is written on the host; no
 network, no /etc except ``/etc/texmf``. ``pdftoppm`` parses the (attacker-controlled) PDF inside the same sandbox.
 
-TikZ runs only in bubblewrap: kpathsea expands ``$VAR`` (``$SELFAUTOPARENT``, ...) after its ``openin_any=p``
-check, so ``\\input``, ``\\openin``, ``\\includegraphics`` and pdfTeX's file primitives can reach any file the
-process can see; only a file-system view limited to the job and the TeX tree contains that. Without bubblewrap
-every TikZ job is refused with status ``error`` and a message saying so.
+TikZ runs only where the file-system view is limited to the job and the TeX tree: kpathsea expands ``$VAR``
+(``$SELFAUTOPARENT``, ...) after its ``openin_any=p`` check, so ``\\input``, ``\\openin``, ``\\includegraphics``
+and pdfTeX's file primitives can reach any file the process can see. That view is bubblewrap's, or, without it,
+the one ``_texjail.py`` builds itself (new namespaces and a minimal root with ``/usr`` and the TeX trees; as root or
+with user namespaces). Where neither can be had, every TikZ job is refused with status ``error`` saying so.
 
 Input rules: markdown fences are removed; a full document (``\\documentclass``) is compiled as is; otherwise
 the text is wrapped in a ``standalone`` document (``tikz``, ``amsmath``, ``amssymb`` and common TikZ
@@ -27,11 +28,13 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -55,9 +58,11 @@ _PREAMBLE_LINE = re.compile(r"^\s*\\(usepackage|usetikzlibrary|usepgfplotslibrar
                             r"definecolor|newcommand|renewcommand|def)\b")
 _JOB_TMPFS_BYTES = 64 << 20
 _TMP_TMPFS_BYTES = 16 << 20
-TEX_NEEDS_BWRAP = ("refused: TikZ runs only in bubblewrap, which is unavailable here ({why}); without a file-system "
-                   "view limited to the job and the TeX tree, TeX can read host files. Install bubblewrap "
-                   "(apt install bubblewrap; in a container allow user namespaces)")
+TEX_NEEDS_BWRAP = ("refused: TikZ runs only in bubblewrap or in namespaces of its own, neither of which works here "
+                   "(bubblewrap: {why}; namespaces: {ns_why}); without a file-system view limited to the job and the "
+                   "TeX tree, TeX can read host files. Install bubblewrap (apt install bubblewrap; in a container "
+                   "allow user namespaces)")
+_TEX_TREES = ("/etc/texmf", "/var/lib/texmf", "/usr/local/share/texmf")
 _LOG_CAP = 256 << 10
 
 _SCRIPT = r"""
@@ -171,8 +176,9 @@ def render_tikz_confined(source: str, *, timeout: float, dpi: int, plan: _layers
     """
     started = time.monotonic()
     result = RenderResult(status="error", language="tikz", confinement=_tex_layers(plan))
-    if not plan.bwrap:
-        result.error = TEX_NEEDS_BWRAP.format(why=plan.bwrap_error or "not installed")
+    if not (plan.bwrap or plan.ns_isolation):
+        result.error = TEX_NEEDS_BWRAP.format(why=plan.bwrap_error or "not installed",
+                                              ns_why=plan.ns_error or "unavailable")
         return result
     if not shutil.which("pdflatex") or not shutil.which("pdftoppm"):
         result.error = "pdflatex and pdftoppm are needed for TikZ (apt install texlive-pictures " \
@@ -268,17 +274,20 @@ def _HAVE_MYLATEXFORMAT() -> bool:
 
 def _run_sandboxed(script: str, payload: bytes, plan: _layers.HostPlan, timeout: float,
                    fmt_path: str | None = None) -> tuple[int, bytes, bytes, bool]:
-    """Run ``script`` (sh) with ``figure.tex`` in a fresh bubblewrap sandbox; (returncode, stdout, stderr, timed_out).
-
-    Every writable place is a size-capped tmpfs (``--size`` applies to the ``--tmpfs`` after it).
-    """
+    """Run ``script`` (sh) with ``figure.tex`` in a fresh sandbox (bubblewrap, else ``_texjail.py``); returns
+    (returncode, stdout, stderr, timed_out). Every writable place is a size-capped tmpfs."""
     r, w = os.pipe2(os.O_CLOEXEC)
     import fcntl
 
     fcntl.fcntl(w, 1031, 1 << 20)  # F_SETPIPE_SZ: the document (<= 1 MiB) fits, the write never blocks
     os.write(w, payload)
     os.close(w)
-    cmd = bwrap_command(plan, script, source_fd=r, fmt_path=fmt_path)
+    new_root = None
+    if plan.bwrap:
+        cmd = bwrap_command(plan, script, source_fd=r, fmt_path=fmt_path)
+    else:  # an empty host folder: the jail mounts its own root on it, in its own mount namespace
+        new_root = tempfile.mkdtemp(prefix=_cleanup.host_folder_prefix("tex"))
+        cmd = jail_command(plan, script, source_fd=r, new_root=new_root, fmt_path=fmt_path)
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=[r], env={}, start_new_session=True)
@@ -294,6 +303,8 @@ def _run_sandboxed(script: str, payload: bytes, plan: _layers.HostPlan, timeout:
     finally:
         if r >= 0:
             os.close(r)
+        if new_root:
+            _cleanup.remove_tree(new_root)
     return proc.returncode, out, err, timed_out
 
 
@@ -301,7 +312,7 @@ def bwrap_command(plan: _layers.HostPlan, script: str, *, source_fd: int, fmt_pa
     """The bubblewrap command line of one TeX job: ``figure.tex`` comes from ``source_fd``; ``/tmp`` and ``/job``
     are tmpfs mounts, each with its own size (bubblewrap's ``--size`` applies to the next ``--tmpfs``)."""
     cmd = [plan.bwrap, *_layers.namespace_args(plan.mode), *_layers.system_binds()]
-    for path in ("/etc/texmf", "/var/lib/texmf", "/usr/local/share/texmf"):
+    for path in _TEX_TREES:
         if os.path.isdir(path):
             cmd += _layers.ro_bind_with_parents([path])
     cmd += ["--size", str(_TMP_TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
@@ -312,6 +323,16 @@ def bwrap_command(plan: _layers.HostPlan, script: str, *, source_fd: int, fmt_pa
     for key, value in TEX_ENV.items():
         cmd += ["--setenv", key, value]
     return cmd + ["--", *_drop_to_fresh_uid(["/bin/sh", "-c", script], plan)]
+
+
+def jail_command(plan: _layers.HostPlan, script: str, *, source_fd: int, new_root: str,
+                 fmt_path: str | None = None) -> list[str]:
+    """The command line of one TeX job without bubblewrap (see ``_texjail.py``)."""
+    config = {"uid": _layers.new_sandbox_uid() if plan.euid == 0 else None, "new_root": new_root,
+              "read_only": ["/usr", *_TEX_TREES], "job_bytes": _JOB_TMPFS_BYTES, "tmp_bytes": _TMP_TMPFS_BYTES,
+              "fmt": fmt_path, "env": TEX_ENV}
+    return [sys.executable, "-S", "-E", "-s", str(_layers.SANDBOX_CODE_DIR / "_texjail.py"), json.dumps(config),
+            str(source_fd), "--", "/bin/sh", "-c", script]
 
 
 def _drop_to_fresh_uid(argv: list[str], plan: _layers.HostPlan) -> list[str]:
@@ -364,7 +385,11 @@ def _classify(result: RenderResult, rc: int, timed_out: bool, log: str, out: byt
 
 
 def _tex_layers(plan: _layers.HostPlan) -> list[str]:
-    if not plan.bwrap:
+    if plan.bwrap:
+        out = ["bwrap", "mount-ns", "pid-ns", "net-ns", "ipc-ns"]
+    elif plan.ns_isolation:
+        out = ["no-bwrap", "mount-ns", "net-ns", "ipc-ns", "minimal-root"]
+    else:
         return ["no-bwrap", "refused"]
-    return ["bwrap", "mount-ns", "pid-ns", "net-ns", "ipc-ns", "uid-drop" if plan.tex_uid_drop else "user-ns",
-            "rlimits", "no-shell-escape", "openin_any=p", "openout_any=p", "no-mktex", "wall-timeout", "job-tmpfs"]
+    return out + ["uid-drop" if plan.tex_uid_drop else "user-ns", "rlimits", "no-shell-escape", "openin_any=p",
+                  "openout_any=p", "no-mktex", "wall-timeout", "job-tmpfs"]
