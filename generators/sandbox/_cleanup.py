@@ -154,33 +154,25 @@ def _make_usable(parent: int, name: str) -> bool:
 
 
 def _unlink(parent: int, name: str) -> bool:
+    return _delete(os.unlink, parent, name)
+
+
+def _rmdir(parent: int, name: str) -> bool:
+    return _delete(os.rmdir, parent, name)
+
+
+def _delete(remove, parent: int, name: str) -> bool:
+    """``remove(name, dir_fd=parent)``, retried once after clearing immutable/append-only flags on EPERM."""
     for attempt in range(2):
         try:
-            os.unlink(name, dir_fd=parent)
+            remove(name, dir_fd=parent)
             return True
         except FileNotFoundError:
             return True
         except PermissionError as e:
             if attempt or e.errno != errno.EPERM:
                 return False
-            _clear_flags(parent)  # an immutable or append-only directory refuses every unlink in it
-            _clear_flags_of(parent, name)
-        except OSError:
-            return False
-    return False
-
-
-def _rmdir(parent: int, name: str) -> bool:
-    for attempt in range(2):
-        try:
-            os.rmdir(name, dir_fd=parent)
-            return True
-        except FileNotFoundError:
-            return True
-        except PermissionError:
-            if attempt:
-                return False
-            _clear_flags(parent)
+            _clear_flags(parent)  # an immutable or append-only directory refuses every removal in it
             _clear_flags_of(parent, name)
         except OSError:
             return False

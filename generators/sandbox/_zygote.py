@@ -1,16 +1,20 @@
 """The matplotlib zygote: runs inside the sandbox, imports matplotlib once, forks a confined child per job.
 
-Started by ``scigenbench.generators.sandbox.pool`` as ``python _zygote.py CTRL_FD JSON_CONFIG``. It talks to
-the host over the SOCK_SEQPACKET socket ``CTRL_FD``:
+Started by ``scigenbench.generators.sandbox.pool`` as ``python _zygote.py CTRL_FD JSON_CONFIG``. Without
+bubblewrap it first builds its own namespaces and minimal root (``_isolate.isolate_worker``); either way it drops
+to the sandbox uid with no capabilities before importing anything heavy. It talks to the host over the
+SOCK_SEQPACKET socket ``CTRL_FD``:
 
 * host -> zygote, per job: a JSON header ``{"dpi", "timeout", "limits"}`` with two file descriptors attached:
-  the read end of a pipe holding the program's source and the write end of a pipe for the result. The zygote
-  never reads the source or the result (they go straight between the host and the child), so its memory,
-  which every later child inherits, holds no earlier job's data.
+  the read end of a pipe holding the program's source and the job's end of a socket for the result (a socket,
+  so the job cannot reopen it through ``/dev/fd/N``). The zygote never reads the source or the result (they go
+  straight between the host and the child), so its memory, which every later child inherits, holds no earlier
+  job's data.
 * zygote -> host, per job: a JSON trailer ``{"exit", "signal", "cpu_s", "timed_out"}`` once the child ended.
 
-The child (forked per job) reads the source, applies rlimits, Landlock and seccomp, clears the environment,
-runs the program (``_capture.run_program``) and writes ``b"SGBR" + u32 len + JSON + PNG`` to the result pipe.
+The child (forked per job) reads the source, enters its own user + IPC namespace, applies rlimits, Landlock and
+seccomp, clears the environment, runs the program (``_capture.run_program``) and writes
+``b"SGBR" + u32 len + JSON + PNG`` to the result socket; the host validates every field (``frames.py``).
 Only stdlib, matplotlib and numpy are imported here (loaded as top-level modules from this directory).
 """
 

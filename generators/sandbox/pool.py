@@ -1,11 +1,13 @@
 """RendererPool: warm, confined matplotlib zygotes (one per core) plus sandboxed TikZ compiles.
 
-Each worker is a zygote process started in bubblewrap (see :mod:`.layers`) that imported matplotlib and numpy
-once and did a warm-up render; every job runs in a fresh child forked from it, so no state leaks between
-jobs, and the child confines itself (rlimits, Landlock, seccomp, empty environment) before running the
-program. The host side here enforces the wall-clock limit (the zygote SIGKILLs the child at the deadline; the
-host kills the whole sandbox if the zygote does not answer shortly after), caps the result size, validates
-the PNG and maps everything to a :class:`RenderResult` status.
+Each worker is a zygote process started in bubblewrap, or in namespaces and a minimal root of its own without it
+(see :mod:`.layers`), in a memory + pids cgroup where the host allows one (:mod:`.cgroups`), that imported
+matplotlib and numpy once and did a warm-up render; every job runs in a fresh child forked from it, so no state
+leaks between jobs, and the child confines itself (own IPC namespace, rlimits, Landlock, seccomp, empty
+environment) before running the program. The host side here enforces the wall-clock limit (the zygote SIGKILLs
+the child at the deadline; the host kills the whole sandbox if the zygote does not answer shortly after), caps
+the result size, validates what comes back as untrusted input (:mod:`.frames`), checks the PNG and maps
+everything to a :class:`RenderResult` status; it never raises for what a job did.
 """
 
 from __future__ import annotations
@@ -305,9 +307,10 @@ class RendererPool:
         allow_weak: run even when a required layer cannot be had (see :meth:`HostPlan.missing_required`: file
             isolation, the uid drop as root, the scratch tmpfs, seccomp); otherwise that raises
             :class:`SandboxUnavailableError` naming what is missing and how to get it.
-        disable: layers to leave out on purpose (``"bwrap"``, ``"namespaces"`` (the worker's own namespaces and
-            scratch tmpfs without bubblewrap), ``"landlock"``, ``"seccomp"``), e.g. to test the degraded modes;
-            results then list them as ``no-*`` (``"cgroup"``: no per-worker memory/pids group).
+        disable: layers to leave out on purpose, e.g. to test the degraded modes: ``"bwrap"``, ``"namespaces"``
+            (the namespaces, minimal root and scratch tmpfs a worker builds itself without bubblewrap),
+            ``"cgroup"`` (the per-worker memory and pids group), ``"landlock"``, ``"seccomp"``; results then
+            list the missing layers as ``no-*``.
     """
 
     def __init__(self, workers: int | None = None, *, max_jobs_per_worker: int = 200, limits: Limits | None = None,
