@@ -33,6 +33,11 @@ MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_REMOUNT = 32
+_MS_NOEXEC = 8
+_MS_NOATIME = 1024
+_MS_NODIRATIME = 2048
+_MS_RELATIME = 1 << 21
+_ST_RELATIME = 4096
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
@@ -73,7 +78,14 @@ def _bind(source: str, target: str, *, read_only: bool = True, nodev: bool = Tru
         open(target, "a").close()
     mount(source, target, None, MS_BIND | MS_REC)
     flags = MS_REMOUNT | MS_BIND | MS_NOSUID | (MS_RDONLY if read_only else 0) | (MS_NODEV if nodev else 0)
-    mount(None, target, None, flags)
+    mount(None, target, None, flags | _kept_flags(source))
+
+
+def _kept_flags(path: str) -> int:
+    """The flags of the mount holding ``path`` that a remount must keep (in a user namespace they are locked)."""
+    st = os.statvfs(path).f_flag
+    kept = st & (MS_RDONLY | MS_NOSUID | MS_NODEV | _MS_NOEXEC | _MS_NOATIME | _MS_NODIRATIME)
+    return kept | (_MS_RELATIME if st & _ST_RELATIME else 0)
 
 
 def _pivot_into(new_root: str) -> None:
