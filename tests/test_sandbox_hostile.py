@@ -478,3 +478,13 @@ def test_render_command_without_bwrap_on_path(tmp_path):
     assert attack.returncode == 1 and attack.stdout.startswith("blocked"), attack.stdout + attack.stderr
     assert normal.returncode == 0 and "no-bwrap" in normal.stdout, normal.stdout + normal.stderr
     assert "uid-drop" in normal.stdout or os.geteuid() != 0
+    if HAVE_TEX and _layers.detect().ns_isolation:  # TeX in its own minimal root (the tools found by absolute path)
+        tex = tmp_path / "fig.tex"
+        tex.write_text(TIKZ_NORMAL)
+        tools = tmp_path / "tools"
+        tools.mkdir()
+        for tool in ("pdflatex", "pdftoppm", "kpsewhich"):
+            (tools / tool).symlink_to(shutil.which(tool))
+        env_tex = {**env, "PATH": f"{tools}:{env['PATH']}"}  # TeX reachable, bubblewrap still not
+        tikz = subprocess.run([*cli, str(tex)], capture_output=True, text=True, env=env_tex, timeout=300)
+        assert tikz.returncode == 0 and "minimal-root" in tikz.stdout, tikz.stdout + tikz.stderr

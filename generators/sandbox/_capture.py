@@ -24,6 +24,7 @@ import builtins
 import errno
 import io
 import linecache
+import math
 import os
 import sys
 import traceback
@@ -41,6 +42,8 @@ USER_FILENAME = "figure.py"
 _SAVEFIG_KEEP = ("bbox_inches", "pad_inches", "facecolor", "edgecolor")
 MAX_PIXELS = 40_000_000  # a larger figure is refused before Agg tries to allocate it
 MAX_SIDE = 20_000
+MAX_TEXTS = 20_000  # text artists reported per figure (the host refuses a frame with more)
+MAX_TEXT_CHARS = 10_000
 
 
 class FigureTooLarge(Exception):
@@ -332,7 +335,8 @@ def run_program(code: str, *, dpi: int, job_dir: str, readable_roots: tuple[str,
                     header.update(status="error", error=f"the program called sys.exit({e.code!r})")
             if header["status"] == "ok":
                 png, texts, size = _capture_result()
-                header["texts"] = texts
+                header["texts"] = [(t[:MAX_TEXT_CHARS], x, y, kind) for t, x, y, kind in texts
+                                   if math.isfinite(x) and math.isfinite(y)][:MAX_TEXTS]
                 header["width"], header["height"] = size
                 if not png:
                     header["status"] = "no_image"

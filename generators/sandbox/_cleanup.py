@@ -247,5 +247,5 @@ def stale_host_folders(where: str, kinds: tuple[str, ...]) -> list[str]:
 def sweep_stale_folders(where: str | None = None) -> list[str]:
     """Remove this user's sandbox host folders whose owning process died without cleaning up; folders of running
     processes are left alone. Returns the folders removed."""
-    return [path for path in stale_host_folders(where or tempfile.gettempdir(), ("sandbox", "texfmt"))
+    return [path for path in stale_host_folders(where or tempfile.gettempdir(), ("sandbox", "tex", "texfmt"))
             if remove_tree(path)]
