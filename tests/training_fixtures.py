@@ -90,3 +90,19 @@ def tiny_vlm(path: Path) -> Path:
                                 vision_feature_select_strategy="default", chat_template=TEMPLATE,
                                 image_token="<image>", num_additional_image_tokens=1).save_pretrained(path)
     return Path(path)
+
+
+def probe_reward(completions, solution, **kwargs):
+    """A TRL reward for tests: varies with the completion text (so GRPO advantages are not all zero and the step
+    changes weights) and records what the trainer passed (``$SCIGENBENCH_PROBE_FILE``)."""
+    import hashlib
+    import os
+
+    texts = [c[-1]["content"] if isinstance(c, list) else str(c) for c in completions]
+    texts = [t if isinstance(t, str) else json.dumps(t) for t in texts]
+    path = os.environ.get("SCIGENBENCH_PROBE_FILE")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"solution": list(solution), "kinds": [type(c).__name__ for c in completions],
+                                "texts": texts}) + "\n")
+    return [hashlib.sha256(t.encode("utf-8", "replace")).digest()[0] / 255 for t in texts]
