@@ -84,7 +84,11 @@ def load_rewards(spec: str) -> list:
 def build_trainer(args: argparse.Namespace):
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
-    from trl import GRPOConfig, GRPOTrainer
+
+    try:
+        from trl import GRPOConfig, GRPOTrainer
+    except ImportError as exc:
+        raise ImportError("the TRL recipe needs trl: pip install 'scigenbench[training]'") from exc
 
     dataset = load_training_data(args.data, args.split, args.limit)
     processor = AutoProcessor.from_pretrained(args.model, padding_side="left")
