@@ -66,7 +66,8 @@ def normalise_answer(text: str) -> str:
 def answers_equivalent(candidate: str, gold: str) -> bool:
     """True only when ``candidate`` is shown equal to ``gold``; never raises, bounded time on any input.
 
-    - same normalised text; text without digits and single letters (choice letters) ignore case;
+    - same normalised text; text without digits and single letters (choice letters) ignore case; an option
+      written with its text ("B) 3 cm") matches its letter;
     - numbers agree to the gold's stated decimals ("9.81" matches "9.8"; "6.674e-11" matches "6.67e-11"),
       otherwise to a relative 1e-6 (never an absolute tolerance: 0 is not 6.67e-11);
     - a number with a unit matches the same number with the same unit or bare ("12 N" ≡ "12"), never another
@@ -99,6 +100,9 @@ def _equivalent(c: str, g: str) -> bool:
         return False
     if (len(g) == 1 or not re.search(r"\d", c + g)) and _casefold(c) == _casefold(g):
         return True
+    if len(g) == 1 and g.isalpha():  # a choice letter: "B) 3 cm", "(B) 3 cm", "B. 3 cm" name the option B
+        choice = re.match(r"\(?([A-Za-z])[).:]\s", c)
+        return bool(choice) and choice.group(1).upper() == g.upper()
     cu, gu = _split_unit(c), _split_unit(g)
     if cu or gu:
         if cu and gu and cu[1] != gu[1]:

@@ -51,6 +51,9 @@ CASES = [
     ("The answer is \\boxed{B}", "B", 1.0),
     ("\\boxed{(c)}", "C", 1.0),
     ("\\boxed{B}", "C", 0.0),
+    ("\\boxed{B) 3 cm}", "B", 1.0),             # the option letter with its text
+    ("\\boxed{(C) 45°}", "B", 0.0),
+    ("\\boxed{Because}", "B", 0.0),
     ("\\boxed{Increases}", "increases", 1.0),
     ("\\boxed{\\text{Blue}}", "blue", 1.0),
     ("\\boxed{red}", "blue", 0.0),

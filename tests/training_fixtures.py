@@ -70,26 +70,11 @@ def make_syn_dir(root: Path, problems=PROBLEMS) -> Path:
 def tiny_vlm(path: Path) -> Path:
     """Save a tiny random LLaVA (CLIP vision tower + 1-layer Llama, byte-level tokenizer) with its processor.
 
-    The same construction as the transformers-backend tests (no torchvision needed, nothing downloaded).
+    The same model as the transformers-backend tests (no torchvision needed, nothing downloaded).
     """
-    import torch
-    import transformers
-    from test_backends_transformers import TEMPLATE, tiny_llama_config, tiny_tokenizer
-    from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
+    from test_backends_transformers import build_tiny_llava
 
-    tok = tiny_tokenizer()
-    vision = transformers.CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                           num_attention_heads=2, image_size=32, patch_size=8, projection_dim=16)
-    config = transformers.LlavaConfig(vision_config=vision, text_config=tiny_llama_config(tok),
-                                      image_token_index=tok.convert_tokens_to_ids("<image>"),
-                                      vision_feature_select_strategy="default", vision_feature_layer=-1)
-    torch.manual_seed(0)
-    transformers.LlavaForConditionalGeneration(config).save_pretrained(path)
-    image_processor = LlavaImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    transformers.LlavaProcessor(image_processor=image_processor, tokenizer=tok, patch_size=8,
-                                vision_feature_select_strategy="default", chat_template=TEMPLATE,
-                                image_token="<image>", num_additional_image_tokens=1).save_pretrained(path)
-    return Path(path)
+    return Path(build_tiny_llava(path))
 
 
 def probe_reward(completions, solution, **kwargs):
