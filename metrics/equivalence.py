@@ -54,6 +54,7 @@ def normalise_answer(text: str) -> str:
         if s == before:
             break
     s = s.replace("\\pi", "pi").replace("\\cdot", "*").replace("\\times", "*").replace("\\theta", "theta")
+    s = s.replace("\\pm", "±").replace("\\circ", "°")
     s = s.replace("\\alpha", "alpha").replace("\\beta", "beta").replace("\\ln", "ln").replace("\\log", "log")
     s = s.replace("\\sin", "sin").replace("\\cos", "cos").replace("\\tan", "tan").replace("\\exp", "exp")
     s = s.replace("{", "(").replace("}", ")").replace("−", "-").replace("×", "*").replace("·", "*")
@@ -66,7 +67,7 @@ def normalise_answer(text: str) -> str:
 def answers_equivalent(candidate: str, gold: str) -> bool:
     """True only when ``candidate`` is shown equal to ``gold``; never raises, bounded time on any input.
 
-    - same normalised text; text without digits and single letters (choice letters) ignore case; an option
+    - same normalised text (spaces around punctuation and operators ignored); text without digits and single letters (choice letters) ignore case; an option
       written with its text ("B) 3 cm") matches its letter;
     - numbers agree to the gold's stated decimals ("9.81" matches "9.8"; "6.674e-11" matches "6.67e-11"),
       otherwise to a relative 1e-6 (never an absolute tolerance: 0 is not 6.67e-11);
@@ -98,6 +99,8 @@ def _equivalent(c: str, g: str) -> bool:
         return True
     if len(c) > _MAX_TEXT_LEN or len(g) > _MAX_TEXT_LEN:
         return False
+    if _squeeze(c) == _squeeze(g):  # "(±4, 0); e = 4/5" is "(±4,0); e=4/5"
+        return True
     if (len(g) == 1 or not re.search(r"\d", c + g)) and _casefold(c) == _casefold(g):
         return True
     if len(g) == 1 and g.isalpha():  # a choice letter: "B) 3 cm", "(B) 3 cm", "B. 3 cm" name the option B
@@ -114,6 +117,11 @@ def _equivalent(c: str, g: str) -> bool:
 
 def _casefold(text: str) -> str:
     return re.sub(r"\s+", " ", text).casefold()
+
+
+def _squeeze(text: str) -> str:
+    """Spaces next to punctuation and operators dropped; spaces between words or numbers kept ("1 2" ≠ "12")."""
+    return re.sub(r"\s*([^\w\s])\s*", r"\1", text)
 
 
 def _split_unit(text: str) -> tuple[str, str] | None:

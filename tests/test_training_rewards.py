@@ -57,6 +57,9 @@ CASES = [
     ("\\boxed{Increases}", "increases", 1.0),
     ("\\boxed{\\text{Blue}}", "blue", 1.0),
     ("\\boxed{red}", "blue", 0.0),
+    ("\\boxed{Foci (\\pm 4,0); e = 4/5}", "Foci (±4, 0); e=4/5", 1.0),   # compound answers: same text
+    ("\\boxed{Foci (±4,0); e = 4/5}", "Foci (±4, 0); e=4/5", 1.0),    # spaces around punctuation do not count
+    ("\\boxed{1 2}", "12", 0.0),                                       # spaces between numbers do
     # wrong answers
     ("\\boxed{13}", "12", 0.0),
     ("\\boxed{-12}", "12", 0.0),
