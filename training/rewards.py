@@ -6,10 +6,11 @@ and ignored. The answer is compared with the ground truth by the same checker R_
 (:func:`scigenbench.metrics.equivalence.answers_equivalent`). Scores are 1.0 or 0.0; no input raises, and no input
 takes long: the checker works in bounded time by construction (see its module).
 
-VeRL::
+VeRL (0.9: under ``reward.``; older versions: top-level ``custom_reward_function``, with a file path)::
 
-    custom_reward_function.path=$(python -c "import scigenbench.training.rewards as r; print(r.__file__)")
-    custom_reward_function.name=compute_score
+    reward.custom_reward_function.path=pkg://scigenbench.training.rewards
+    reward.custom_reward_function.name=compute_score
+    # or: custom_reward_function.path=$(python -c "import scigenbench.training.rewards as r; print(r.__file__)")
 
 TRL::
 
