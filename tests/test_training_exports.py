@@ -221,3 +221,16 @@ def test_png_bytes_are_real_images(source_images):
 
     for data in source_images.values():
         assert Image.open(io.BytesIO(data)).format == "PNG"
+
+
+def test_unfinished_syn_dir_without_verified_is_an_error_not_the_constructed_data(syn_dir, tmp_path):
+    import shutil
+
+    (tmp_path / "synth.json").write_text("{}")
+    shutil.copytree(syn_dir / "verified", tmp_path / "constructed")   # other Parquet in SYN_DIR is never read
+    with pytest.raises(FileNotFoundError, match="let it finish"):
+        export_training(tmp_path, "verl", tmp_path / "out")
+
+
+def test_a_verified_folder_can_be_given_directly(syn_dir, tmp_path):
+    assert export_training(syn_dir / "verified", "easyr1", tmp_path).counts == {"train": len(PROBLEMS)}

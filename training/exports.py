@@ -73,8 +73,7 @@ class _Item:
 def load_verified(syn_dir: str | os.PathLike):
     """The verified dataset of ``SYN_DIR`` (``SYN_DIR/verified``, or the folder itself when it is one).
 
-    Reads the ``train`` Parquet files directly (``data/train-*.parquet``, else every Parquet file of the folder)
-    into a :class:`datasets.Dataset` with the features stored in them. ``load_dataset(folder)`` would work too,
+    Reads its ``data/train-*.parquet`` files directly into a :class:`datasets.Dataset` with the features stored in them. ``load_dataset(folder)`` would work too,
     but ``datasets`` keys its cache of a local folder with a ``configs`` card on the card's file patterns, so two
     SYN_DIRs (or a re-run) could return stale rows.
     """
@@ -83,13 +82,13 @@ def load_verified(syn_dir: str | os.PathLike):
     import pyarrow.parquet as pq
 
     root = Path(syn_dir)
-    folder = root / "verified" if (root / "verified").is_dir() else root
-    if not folder.is_dir():
+    if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder: give the SYN_DIR that `scigenbench synthesize` wrote")
-    files = sorted(folder.glob("data/train-*.parquet")) or sorted(folder.rglob("*.parquet"))
+    folder = root / "verified" if (root / "verified").is_dir() or (root / "synth.json").exists() else root
+    files = sorted(folder.glob("data/train-*.parquet"))
     if not files:
-        raise FileNotFoundError(f"no Parquet files under {folder}: is {root} a SYN_DIR with a verified/ dataset? "
-                                "Run `scigenbench synthesize` first")
+        raise FileNotFoundError(f"no Parquet files {folder}/data/train-*.parquet: is {root} a SYN_DIR with a "
+                                "verified/ dataset? Run `scigenbench synthesize` first (or let it finish)")
     tables = [pq.read_table(f) for f in files]
     try:
         table = pa.concat_tables(tables, promote_options="default")
