@@ -67,8 +67,8 @@ def normalise_answer(text: str) -> str:
 def answers_equivalent(candidate: str, gold: str) -> bool:
     """True only when ``candidate`` is shown equal to ``gold``; never raises, bounded time on any input.
 
-    - same normalised text (spaces around punctuation and operators ignored); text without digits and single letters (choice letters) ignore case; an option
-      written with its text ("B) 3 cm") matches its letter;
+    - same normalised text (spaces around punctuation and operators ignored); text without digits and single
+      letters (choice letters) ignore case; an option written with its text ("B) 3 cm") matches its letter;
     - numbers agree to the gold's stated decimals ("9.81" matches "9.8"; "6.674e-11" matches "6.67e-11"),
       otherwise to a relative 1e-6 (never an absolute tolerance: 0 is not 6.67e-11);
     - a number with a unit matches the same number with the same unit or bare ("12 N" ≡ "12"), never another

@@ -59,7 +59,8 @@ def make_syn_dir(root: Path, problems=PROBLEMS) -> Path:
                                   "data_source": text, "quizzes": text, "verification": text})
     folder = Path(root) / "verified"
     (folder / "data").mkdir(parents=True)
-    datasets.Dataset.from_list(rows, features=features).to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
+    shard = folder / "data" / "train-00000-of-00001.parquet"
+    datasets.Dataset.from_list(rows, features=features).to_parquet(str(shard))
     (folder / "README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
                                       "    path: data/train-*\n---\n# verified (test fixture)\n", encoding="utf-8")
     return Path(root)

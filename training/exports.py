@@ -73,9 +73,9 @@ class _Item:
 def load_verified(syn_dir: str | os.PathLike):
     """The verified dataset of ``SYN_DIR`` (``SYN_DIR/verified``, or the folder itself when it is one).
 
-    Reads its ``data/train-*.parquet`` files directly into a :class:`datasets.Dataset` with the features stored in them. ``load_dataset(folder)`` would work too,
-    but ``datasets`` keys its cache of a local folder with a ``configs`` card on the card's file patterns, so two
-    SYN_DIRs (or a re-run) could return stale rows.
+    Reads its ``data/train-*.parquet`` files directly into a :class:`datasets.Dataset` with the features stored
+    in them. ``load_dataset(folder)`` would work too, but ``datasets`` keys its cache of a local folder with a
+    ``configs`` card on the card's file patterns, so two SYN_DIRs (or a re-run) could return stale rows.
     """
     import datasets
     import pyarrow as pa

@@ -104,8 +104,8 @@ def build_trainer(args: argparse.Namespace):
         use_vllm=args.use_vllm, bf16=args.bf16, use_cpu=args.cpu, gradient_checkpointing=checkpointing,
         logging_steps=args.logging_steps, save_steps=args.save_steps, seed=args.seed, report_to=args.report_to,
         remove_unused_columns=False)
-    return GRPOTrainer(model=model, processing_class=processor, reward_funcs=load_rewards(args.reward_funcs), args=config,
-                       train_dataset=dataset)
+    return GRPOTrainer(model=model, processing_class=processor, reward_funcs=load_rewards(args.reward_funcs),
+                       args=config, train_dataset=dataset)
 
 
 def main(argv: list[str] | None = None) -> int:
