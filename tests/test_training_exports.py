@@ -143,6 +143,28 @@ def test_trl_sft_config_holds_only_items_with_a_worked_solution(syn_dir, tmp_pat
         assert compute_score("d", target, with_solution[row["id"]][4]) == 1.0  # the target earns the reward
 
 
+@pytest.mark.slow
+def test_trl_sft_trainer_takes_one_step_on_the_sft_config(syn_dir, tmp_path):
+    """TRL's SFTTrainer reads the ``sft`` config (messages + images) and optimises a tiny random VLM one step."""
+    pytest.importorskip("trl")
+    import datasets
+    import transformers
+    from training_fixtures import tiny_vlm
+    from trl import SFTConfig, SFTTrainer
+
+    export_training(syn_dir, "trl", tmp_path / "data")
+    model_dir = tiny_vlm(tmp_path / "vlm")
+    config = SFTConfig(output_dir=str(tmp_path / "out"), max_steps=1, per_device_train_batch_size=2, use_cpu=True,
+                       report_to="none", logging_steps=1, save_strategy="no", max_length=None,
+                       gradient_checkpointing=False)
+    trainer = SFTTrainer(model=transformers.AutoModelForImageTextToText.from_pretrained(model_dir), args=config,
+                         train_dataset=datasets.load_dataset(str(tmp_path / "data"), "sft", split="train"),
+                         processing_class=transformers.AutoProcessor.from_pretrained(model_dir))
+    trainer.train()
+    step = trainer.state.log_history[0]
+    assert step["step"] == 1 and step["loss"] > 0 and step["grad_norm"] > 0
+
+
 # --- llamafactory and easyr1 (documented schemas: neither installs on this CPU machine's stack) ---------------
 
 def test_llamafactory_sharegpt_records_match_their_images_and_dataset_info(syn_dir, source_images, tmp_path):
