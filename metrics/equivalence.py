@@ -59,6 +59,7 @@ def normalise_answer(text: str) -> str:
     s = s.replace("\\sin", "sin").replace("\\cos", "cos").replace("\\tan", "tan").replace("\\exp", "exp")
     s = s.replace("{", "(").replace("}", ")").replace("−", "-").replace("×", "*").replace("·", "*")
     s = s.replace("π", "pi").replace("θ", "theta")
+    s = re.sub(r"√\s*(\d+(?:\.\d+)?|[A-Za-z]|\([^()]*\))", r"sqrt(\1)", s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
     letter = re.fullmatch(r"\(?([A-Za-z])\)", s)  # "(B)" and "B)" are the letter B
     return letter.group(1) if letter else s
@@ -74,6 +75,7 @@ def answers_equivalent(candidate: str, gold: str) -> bool:
     - a number with a unit matches the same number with the same unit or bare ("12 N" ≡ "12"), never another
       unit ("12 kN" ≢ "12 N"; conversions are left to the grader); units are case-sensitive ("mA" ≢ "MA");
     - expressions (fractions, roots, ``pi``, variables) agree numerically at several points;
+    - a candidate written as ``name = value`` ("v = 12 m/s", "x=5") is read as its value when the gold has no "=";
     - lists ("1, 2") and space-separated numbers are never settled.
 
     >>> answers_equivalent("$\\\\frac{1}{2}$", "0.5")
@@ -106,6 +108,11 @@ def _equivalent(c: str, g: str) -> bool:
     if len(g) == 1 and g.isalpha():  # a choice letter: "B) 3 cm", "(B) 3 cm", "B. 3 cm" name the option B
         choice = re.match(r"\(?([A-Za-z])[).:]\s", c)
         return bool(choice) and choice.group(1).upper() == g.upper()
+    named = re.fullmatch(r"[A-Za-z][A-Za-z0-9_()]{0,11}\s*=\s*([^=]+)", c)
+    if named and "=" not in g:  # "v = 12 m/s" answers "12 m/s"
+        c = named.group(1).strip()
+        if c == g or _squeeze(c) == _squeeze(g):
+            return True
     cu, gu = _split_unit(c), _split_unit(g)
     if cu or gu:
         if cu and gu and cu[1] != gu[1]:

@@ -41,6 +41,12 @@ CASES = [
     ("\\boxed{5 MA}", "5 mA", 0.0),              # units keep their case
     ("\\boxed{30^\\circ}", "30°", 1.0),
     ("\\boxed{30^{\\circ}}", "30", 1.0),
+    ("\\boxed{v = 12 m/s}", "12 m/s", 1.0),       # "name = value" answers the value
+    ("\\boxed{x=5}", "5", 1.0),
+    ("\\boxed{x = 6}", "5", 0.0),
+    ("\\boxed{y = 2x + 1}", "2x+1", 1.0),
+    ("\\boxed{y = 2x + 1}", "y = 2x + 1", 1.0),
+    ("\\boxed{\\frac{\\sqrt{3}}{2}}", "√3/2", 1.0),
     # scientific notation
     ("\\boxed{6.67 \\times 10^{-11}}", "6.67e-11", 1.0),
     ("\\boxed{6.674e-11}", "6.67e-11", 1.0),
