@@ -152,6 +152,9 @@ ADVERSARIAL = [
     "\\boxed{" * 5000, "{" * 40000 + "\\boxed{1}", "\\boxed{" + "\\frac{" * 4000 + "}", "Answer: " + "9^" * 20000,
     "\\boxed{" + "1" * 100000 + "}", "\\boxed{" + "sin(" * 30 + "x" + ")" * 30 + "}", "a" * 1_000_000,
     "\\boxed{1e999999999}", "\\boxed{" + "2x" * 40 + "}", "\\boxed{\\sqrt{\\sqrt{\\sqrt{-1}}}}",
+    # just under the raw-length cap, so every normalisation regex runs on them
+    "\\boxed{" + "\\frac{1}{" * 190 + "}", "\\boxed{" + "\\boxed{\\sqrt{" * 130 + "}",
+    "\\boxed{" + "1" * 1990 + " m}", "\\boxed{" + "x = " * 490 + "}", "\\boxed{" + "(" * 990 + ")" * 990 + "}",
 ]
 
 
