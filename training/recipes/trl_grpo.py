@@ -57,13 +57,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def check_export(folder: str) -> None:
+    """Fail fast (before the heavy imports) when ``folder`` is not a trl export."""
+    if not (Path(folder) / "data").is_dir():
+        raise FileNotFoundError(f"{folder} is not a trl export: run "
+                                f"`scigenbench export-training SYN_DIR --format trl --out {folder}` first")
+
+
 def load_training_data(folder: str, split: str = "train", limit: int | None = None):
     """The GRPO rows of a trl export (``prompt``, ``images``, ``solution``, ...)."""
     import datasets
 
-    if not (Path(folder) / "data").is_dir():
-        raise FileNotFoundError(f"{folder} is not a trl export: run "
-                                f"`scigenbench export-training SYN_DIR --format trl --out {folder}` first")
+    check_export(folder)
     ds = datasets.load_dataset(str(folder), split=split)
     return ds.select(range(min(limit, len(ds)))) if limit else ds
 
@@ -110,6 +115,7 @@ def build_trainer(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    check_export(args.data)
     trainer = build_trainer(args)
     trainer.train()
     trainer.save_model(args.output_dir)
