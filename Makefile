@@ -9,6 +9,10 @@ ifneq ($(wildcard $(UPSTREAM_DATA)),)
 export SCIGENBENCH_DATA_DIR ?= $(UPSTREAM_DATA)
 endif
 
+# RapidOCR pulls opencv-python, which needs libGL; where the system has none, the headless build replaces it
+HEADLESS_CV2 = $(BIN)/python -c "import cv2" 2>/dev/null || { echo "no libGL: using opencv-python-headless"; \
+  $(BIN)/pip uninstall -y -q opencv-python && $(BIN)/pip install -q opencv-python-headless; }
+
 .PHONY: demo test system-tools clean
 
 # system tools first (apt when root or passwordless sudo; otherwise a list of what is missing and what it skips)
@@ -26,19 +30,17 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# RapidOCR pulls opencv-python, which needs libGL; where the system has none, the headless build replaces it
 $(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q -e ".[openai,ocr]"
-	@$(BIN)/python -c "import cv2" 2>/dev/null || { echo "no libGL: using opencv-python-headless"; \
-	  $(BIN)/pip uninstall -y -q opencv-python && $(BIN)/pip install -q opencv-python-headless; }
+	@$(HEADLESS_CV2)
 	touch $@
 
 # torch 2.13.0 first: a local CPU build where one is provided, so nothing pulls CUDA wheels
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-test: pyproject.toml training/recipes/requirements-verl-cpu.txt | $(VENV)/bin/python
 	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[all]"
-	@$(BIN)/python -c "import cv2" 2>/dev/null || { echo "no libGL: using opencv-python-headless"; \
-	  $(BIN)/pip uninstall -y -q opencv-python && $(BIN)/pip install -q opencv-python-headless; }
+	$(BIN)/pip install -q --no-deps -r training/recipes/requirements-verl-cpu.txt
+	@$(HEADLESS_CV2)
 	touch $@ $(VENV)/.installed-demo
 
 clean:
