@@ -126,8 +126,8 @@ class RateLimiter:
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
-    def _reserve(self) -> float:
-        """Reserve the next start slot; return how long to wait for it."""
+    def reserve(self) -> float:
+        """Reserve the next start slot; return how long to wait for it (seconds, on this process's clock)."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next, self._paused_until)
@@ -140,12 +140,12 @@ class RateLimiter:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     def wait(self) -> None:
-        delay = self._reserve()
+        delay = self.reserve()
         if delay > 0:
             time.sleep(delay)
 
     async def await_slot(self) -> None:
-        delay = self._reserve()
+        delay = self.reserve()
         if delay > 0:
             await asyncio.sleep(delay)
 
