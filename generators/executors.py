@@ -182,6 +182,31 @@ def _pin_loopback() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
+class LazyRaySession:
+    """A :func:`ray_session` opened on first use (:meth:`get`) and closed by :meth:`close`: a command whose items
+    are all done never starts or connects to Ray."""
+
+    def __init__(self, options: RayOptions):
+        self.options = options
+        self._stack = contextlib.ExitStack()
+        self._ray = None
+
+    def get(self):
+        if self._ray is None:
+            self._ray = self._stack.enter_context(ray_session(self.options))
+        return self._ray
+
+    def close(self) -> None:
+        self._stack.close()
+        self._ray = None
+
+    def __enter__(self) -> "LazyRaySession":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 def _start_local(ray, options: RayOptions, runtime_env: dict[str, Any]) -> None:
     """A single-node Ray on 127.0.0.1 (nothing listens on another address), shut down by the caller."""
     _pin_loopback()
@@ -324,6 +349,7 @@ class Stage:
         name: shown in Ray's logs.
         batch_size: items per ``map_batches`` call (``gpu``: the pipeline batch).
         secrets: environment variable names to ship (see :func:`secret_names`).
+        in_flight: items at once per actor (default: ``RayOptions.in_flight``; ``gpu``: 1).
     """
 
     kind: str
@@ -331,6 +357,7 @@ class Stage:
     name: str = "stage"
     batch_size: int | None = None
     secrets: list[str] = field(default_factory=list)
+    in_flight: int | None = None
 
 
 def stream(ray, stage: Stage, items: list[tuple[str, Any]] | Any, options: RayOptions, *,
@@ -344,15 +371,16 @@ def stream(ray, stage: Stage, items: list[tuple[str, Any]] | Any, options: RayOp
     if stage.kind not in STAGES:
         raise ValueError(f"stage kind must be one of {STAGES}, got {stage.kind!r}")
     actors, per_actor, resources = pool_shape(ray, stage.kind, options)
-    batch = stage.batch_size or (1 if stage.kind == "gpu" else max(1, min(4, options.in_flight)))
+    per_actor = stage.in_flight or per_actor
+    batch = stage.batch_size or (1 if stage.kind == "gpu" else max(1, min(4, per_actor)))
+    if not len(items):
+        return
+    n_blocks = max(1, math.ceil(len(items) / batch))  # small blocks: batches start as soon as an actor is free
     if isinstance(items, list):
-        if not items:
-            return
-        n_blocks = max(1, math.ceil(len(items) / batch))
         data = ray.data.from_items([{"key": key, "payload": pickle.dumps(item)} for key, item in items],
                                    override_num_blocks=n_blocks)
     else:  # a datasets.Dataset
-        data = ray.data.from_huggingface(items)
+        data = ray.data.from_huggingface(items, override_num_blocks=n_blocks)
         features = items.features
     calls = max(1, math.ceil(per_actor / batch)) if stage.kind != "gpu" else 1
     compute = ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=calls + 1,
@@ -431,3 +459,46 @@ def with_cluster_limits(backend_options: dict[str, Any], limiter: SharedRateLimi
         out["budget_usd"] = float(out["budget_usd"]) / n_actors
     return out
 
+
+
+# -- rendering many programs ------------------------------------------------------------------------------------
+
+class RenderHandler:
+    """A render actor's handler: a ``RendererPool`` of ``workers`` zygotes (the actor's CPUs)."""
+
+    def __init__(self, workers: int, timeout: float, dpi: int):
+        from scigenbench.generators.sandbox import RendererPool
+
+        self.pool = RendererPool(workers=workers).start()
+        self.timeout, self.dpi = timeout, dpi
+
+    def process(self, program: tuple[str, str]) -> Any:
+        code, language = program
+        return self.pool.render(code, language, timeout=self.timeout, dpi=self.dpi)
+
+
+def render_all(programs: list[tuple[str, str, str]], *, executor: str = "local", workers: int | None = None,
+               ray_options: RayOptions | dict[str, Any] | None = None, timeout: float = 30.0,
+               dpi: int = 150) -> dict[str, Any]:
+    """Render ``(key, code, language)`` programs in the sandbox; ``{key: RenderResult}``.
+
+    ``local``: one ``RendererPool`` of ``workers`` zygotes here. ``ray``: render actors of
+    ``cpus_per_render_worker`` zygotes each (``render_workers`` of them, default: the cluster's CPUs).
+    """
+    import functools
+
+    check_executor(executor)
+    if executor == "local":
+        handler = RenderHandler(workers or len(os.sched_getaffinity(0)) or 1, timeout, dpi)
+        try:
+            with ThreadPoolExecutor(max_workers=handler.pool.workers) as threads:
+                results = list(threads.map(handler.process, [(code, lang) for _, code, lang in programs]))
+        finally:
+            handler.pool.close()
+        return {key: result for (key, _, _), result in zip(programs, results)}
+    options = resolve_options(ray_options)
+    zygotes = max(1, math.ceil(options.cpus_per_render_worker))
+    stage = Stage("render", functools.partial(RenderHandler, zygotes, timeout, dpi), name="render",
+                  in_flight=zygotes)
+    with ray_session(options) as ray:
+        return dict(stream(ray, stage, [(key, (code, lang)) for key, code, lang in programs], options))

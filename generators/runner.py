@@ -189,6 +189,7 @@ def run_generation(
 
     started = time.perf_counter()
     check_executor(executor)
+    source = problems
     problems = list(problems)
     _check_ids(problems)
     run = open_run(run_dir, generator, dataset=dataset, force=force)
@@ -198,7 +199,7 @@ def run_generation(
                          n_skipped_failed=len(plan.skipped_failed))
     loop = _Loop(generator, run, summary, budget_usd=budget_usd, progress=progress)
     if executor == "ray" and plan.todo:  # nothing to do: no cluster needed, no model call made
-        _run_on_ray(loop, plan.todo, ray_options)
+        _run_on_ray(loop, plan.todo, ray_options, _hub_rows(source, plan.todo))
     else:
         loop.run(plan.todo, concurrency=concurrency)
     summary.n_not_started = len(plan.todo) - summary.n_attempted
@@ -459,16 +460,26 @@ def _generate_unit(generator: Generator, unit: list[dict[str, Any]], batched: bo
 
 # -- the Ray executor -----------------------------------------------------------------------------------------
 
-def _run_on_ray(loop: _Loop, todo: list[dict[str, Any]], ray_options: Any) -> None:
+def _hub_rows(source: Any, todo: list[dict[str, Any]]) -> Any:
+    """The rows of ``todo`` as a ``datasets.Dataset`` when the problems came as one (Ray reads it with
+    ``ray.data.from_huggingface``), else ``None``."""
+    if type(source).__module__.split(".")[0] != "datasets" or not hasattr(source, "select"):
+        return None
+    wanted = {str(p["id"]) for p in todo}
+    return source.select([i for i, pid in enumerate(source["id"]) if str(pid) in wanted])
+
+
+def _run_on_ray(loop: _Loop, todo: list[dict[str, Any]], ray_options: Any, hub_rows: Any = None) -> None:
     """Generate ``todo`` on Ray workers; ``loop`` (this process) records every result."""
     from scigenbench.generators import executors
 
     options = executors.resolve_options(ray_options)
     generator = loop.generator
+    items = hub_rows if hub_rows is not None else [(str(p["id"]), p) for p in todo]
     with executors.ray_session(options) as ray:
         stage, limiter = generation_stage(ray, generator, options)
         try:
-            loop.consume(todo, executors.stream(ray, stage, [(str(p["id"]), p) for p in todo], options))
+            loop.consume(todo, executors.stream(ray, stage, items, options))
         finally:
             if limiter is not None:
                 limiter.close()

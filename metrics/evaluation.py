@@ -182,7 +182,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                  progress: bool = True, backend_options: dict[str, Any] | None = None,
                  fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
                  n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None,
-                 compat: dict[str, str] | None = None) -> EvalReport:
+                 compat: dict[str, str] | None = None, executor: str = "local", ray_options: Any = None
+                 ) -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
@@ -209,8 +210,14 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             options), ``image_encoding="upstream"`` (judge: RGB PNG without alpha compositing; quiz/R_inv:
             upstream's JPEG ladder), ``corrupted="upstream"`` (undecodable image: 0 in SciGen quizzes, left out
             elsewhere; default: missing). Each result records its active switches.
+        executor: ``"local"`` (threads here) or ``"ray"`` (model-calling actors on a Ray cluster, see
+            :mod:`scigenbench.metrics.ray_eval`; judge and grader must then be spec strings). Same ``scores/``.
+        ray_options: a :class:`~scigenbench.generators.executors.RayOptions` (or a dict of its fields).
     """
+    from scigenbench.generators.executors import check_executor
+
     started = time.perf_counter()
+    check_executor(executor)
     extra = validate_compat(compat)
     run = open_run(run_dir)
     metrics = normalise_metrics(metrics, blind=blind)
@@ -242,10 +249,22 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         require("skimage.metrics", extra="fidelity", purpose="PSNR/SSIM")
     eval_dir = run.root / RESULTS_DIR
     file_shas = {p["id"]: _file_sha(run.image(str(p["id"]))) for p in problems}
-    for metric in metrics:
-        _evaluate_metric(metric, problems, run, file_shas, eval_dir, report, judge_backend, grader_backend,
-                         judge_id, grader_id, concurrency=concurrency, dry_run=dry_run, progress=progress,
-                         fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader, **extra)
+    remote = None
+    if executor == "ray":
+        from scigenbench.metrics.ray_eval import ray_backend_specs
+
+        ray_backend_specs(judge if needs_models else None, grader)
+        from scigenbench.generators.executors import LazyRaySession, resolve_options
+
+        remote = {"judge": judge if needs_models else None, "grader": grader, "backend_options": options,
+                  "ray_options": resolve_options(ray_options)}
+        remote["session"] = LazyRaySession(remote["ray_options"])
+    with _executor_session(remote, dry_run):
+        for metric in metrics:
+            _evaluate_metric(metric, problems, run, file_shas, eval_dir, report, judge_backend, grader_backend,
+                             judge_id, grader_id, concurrency=concurrency, dry_run=dry_run, progress=progress,
+                             fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader,
+                             remote=remote, **extra)
     if not dry_run:
         for metric in metrics:
             report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
@@ -256,9 +275,19 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         for backend in {id(b): b for b in (judge_backend, grader_backend) if b is not None}.values():
             stats = backend.stats() if hasattr(backend, "stats") else {}
             report.cost_usd += float(stats.get("cost_usd", 0.0) or 0.0)
+        if remote is not None:  # the calls were made by the workers: their records carry the cost
+            report.cost_usd += sum(float(r.usage.get("cost_usd") or 0.0) for rs in report.records.values()
+                                   for r in rs if r.calls)
         _write_outputs(report, eval_dir, problems)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _executor_session(remote: dict[str, Any] | None, dry_run: bool):
+    """One Ray session for every metric of a Ray evaluation, started when a first item needs it."""
+    import contextlib
+
+    return remote["session"] if remote is not None else contextlib.nullcontext()
 
 
 def fidelity_set_metrics(problems: list[dict[str, Any]], run: RunImages, records: list[ItemResult], *,
@@ -354,7 +383,8 @@ def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages
                      eval_dir: Path, report: EvalReport, judge_backend: Any, grader_backend: Any,
                      judge_id: str | None, grader_id: str | None, *, concurrency: int, dry_run: bool,
                      progress: bool, fidelity_mode: str, judge_parse: str, quiz_grader: str = "rule",
-                     options: str = "repaired", image_encoding: str = "default", corrupted: str = "default") -> None:
+                     options: str = "repaired", image_encoding: str = "default", corrupted: str = "default",
+                     remote: dict[str, Any] | None = None) -> None:
     store = ResultStore(eval_dir, metric)
     existing = store.load()
     switches = _switches(metric, fidelity_mode, judge_parse, quiz_grader, options, image_encoding, corrupted)
@@ -383,16 +413,31 @@ def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages
             current[str(problem["id"])] = record
         return record
 
+    def account(record: ItemResult) -> None:
+        report.calls[metric] = report.calls.get(metric, 0) + record.calls
+        for k in ("prompt_tokens", "completion_tokens"):
+            report.tokens[k] = report.tokens.get(k, 0) + int(record.usage.get(k, 0) or 0)
+        if bar is not None:
+            bar.update(1)
+
     bar = _progress_bar(len(todo), metric, progress)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(work, p, k) for p, k in todo]
-        for future in as_completed(futures):
-            record = future.result()
-            report.calls[metric] = report.calls.get(metric, 0) + record.calls
-            for k in ("prompt_tokens", "completion_tokens"):
-                report.tokens[k] = report.tokens.get(k, 0) + int(record.usage.get(k, 0) or 0)
-            if bar is not None:
-                bar.update(1)
+    if remote is not None and todo:  # Ray workers score, this process writes (one writer, each key once)
+        from scigenbench.metrics.ray_eval import score_on_ray
+
+        settings = dict(fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader,
+                        options=options, image_encoding=image_encoding, corrupted=corrupted)
+        ids = {key: str(p["id"]) for p, key in todo}
+        for key, record in score_on_ray(metric, todo, run, judge=remote["judge"], grader=remote["grader"],
+                                        backend_options=remote["backend_options"], settings=settings,
+                                        session=remote["session"]):
+            store.append(key, record)
+            current[ids[key]] = record
+            account(record)
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            futures = [pool.submit(work, p, k) for p, k in todo]
+            for future in as_completed(futures):
+                account(future.result())
     if bar is not None:
         bar.close()
     report.calls.setdefault(metric, 0)

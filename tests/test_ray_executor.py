@@ -96,9 +96,12 @@ def _attempt_ids(run_dir: Path) -> list[str]:
 # -- same outputs as the local executor ----------------------------------------------------------------------
 
 def test_text_card_on_ray_writes_the_same_run_folder_as_local(cluster, tmp_path):
-    problems = MINI[:8]
+    import datasets
+
+    problems = [{k: p[k] for k in ("id", "question", "elements", "image_type")} for p in MINI[:8]]
     local = run_generation(get_generator("text-card"), problems, tmp_path / "local", progress=False)
-    on_ray = run_generation(get_generator("text-card"), problems, tmp_path / "ray", progress=False,
+    hub = datasets.Dataset.from_list(problems)  # read on Ray with ray.data.from_huggingface
+    on_ray = run_generation(get_generator("text-card"), hub, tmp_path / "ray", progress=False,
                             executor="ray", ray_options=_api_ray(cluster, model_workers=2, in_flight=2))
     assert local.counts == on_ray.counts == {"ok": 8}
     assert _rows(tmp_path / "ray") == _rows(tmp_path / "local")
@@ -303,3 +306,41 @@ def test_without_an_address_ray_starts_on_loopback_for_the_command_and_stops(tmp
         assert mentions == []
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+# -- evaluate ------------------------------------------------------------------------------------------------
+
+def _score_rows(run_dir: Path) -> dict[tuple[str, str], dict]:
+    rows = {}
+    for path in sorted((run_dir / "scores").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            assert (path.stem, row["key"]) not in rows, f"{row['key']} twice in {path.name}"
+            rows[(path.stem, row["key"])] = row
+    return rows
+
+
+def test_evaluate_on_ray_scores_like_local_and_resumes_without_calls(cluster, tmp_path):
+    from scigenbench.metrics.evaluation import evaluate_run
+    from scigenbench.metrics.testing import make_run, png, scripted_judge, toy_problem
+
+    problems = [toy_problem(f"item-{i}") for i in range(6)]
+    images = {p["id"]: png(text=p["id"]) for p in problems[:5]}  # item-5 was never generated: missing
+    with OpenAICompatServer(handler=scripted_judge()) as server:
+        judge = f"openai:test-model@{server.base_url}"
+        kwargs = dict(problems=problems, progress=False, n_boot=50, backend_options={"cache": False, "rpm": 6000})
+        local = evaluate_run(make_run(tmp_path / "local", images), "judge,quiz,rinv", judge, **kwargs)
+        calls_local = server.calls
+        on_ray = evaluate_run(make_run(tmp_path / "ray", images), "judge,quiz,rinv", judge, executor="ray",
+                              ray_options=_api_ray(cluster, model_workers=2, in_flight=4), **kwargs)
+        calls_ray = server.calls - calls_local
+        again = evaluate_run(tmp_path / "ray", "judge,quiz,rinv", judge, executor="ray",
+                             ray_options=_api_ray(cluster), **kwargs)
+        assert server.calls - calls_local == calls_ray  # the resumed run asked nothing
+    assert calls_ray == calls_local and sum(on_ray.calls.values()) == calls_ray
+    assert sum(again.calls.values()) == 0 and again.reused == {"judge": 6, "quiz": 6, "rinv": 6}
+    assert on_ray.summaries == local.summaries
+    ours, theirs = _score_rows(tmp_path / "ray"), _score_rows(tmp_path / "local")
+    assert ours.keys() == theirs.keys()
+    assert {k: (r["state"], r["score"]) for k, r in ours.items()} == {k: (r["state"], r["score"])
+                                                                    for k, r in theirs.items()}
