@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -128,17 +129,31 @@ def _write_dataset(folder: Path, rows: list[dict[str, Any]], features: Any, card
         {name: [] for name in features}, features=features)
     shown = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # the command has its own progress bar; these would be noise
+    for old in (folder / "data").glob("train-*.parquet"):
+        old.unlink()
     try:
-        _write_shards(ds, folder / "data", "train", 500 << 20)
+        shards = _write_shards(ds, folder / "data", "train", 500 << 20)
     finally:
         if shown:
             datasets.enable_progress_bars()
+    # datasets caches a local folder under a hash of its card (the data_files patterns, not the files): a pattern
+    # naming the content keeps two SYN_DIRs, or two runs into one, from sharing a stale cache entry
+    digest = hashlib.sha256()
+    for shard in shards:
+        digest.update(hashlib.sha256(shard.read_bytes()).digest())
+    pattern = f"data/train-{digest.hexdigest()[:12]}-*"
+    for shard in shards:
+        shard.rename(folder / pattern.replace("*", shard.name.split("-", 1)[1]))
     data = DatasetCardData(pretty_name=pretty_name, task_categories=["visual-question-answering"],
                            tags=["scigenbench", "synthetic", "science"])
     info = ds.info.copy()
     info.config_name = "default"
+    size = sum(p.stat().st_size for p in (folder / "data").glob("train-*.parquet"))
+    info.splits = datasets.SplitDict()
+    info.splits.add(datasets.SplitInfo(name="train", num_bytes=ds.data.nbytes, num_examples=ds.num_rows))
+    info.download_size, info.dataset_size = size, ds.data.nbytes
     DatasetInfosDict({"default": info}).to_dataset_card_data(data)
-    MetadataConfigs({"default": {"data_files": [{"split": "train", "path": "data/train-*"}]}}).to_dataset_card_data(
+    MetadataConfigs({"default": {"data_files": [{"split": "train", "path": pattern}]}}).to_dataset_card_data(
         data)
     DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{card_body}").save(str(folder / "README.md"))
     return folder
