@@ -44,10 +44,25 @@ def evidence_in_question(evidence: str, question: str) -> bool:
     return True
 
 
+_FRACTION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)(?![\w.])")
+#: values too common to tell a solved quantity from a given one (origins, unit factors)
+_TRIVIAL = {repr(0.0), repr(1.0), repr(-1.0)}
+
+
 def numbers_in(text: str) -> set[str]:
-    """The numbers written in ``text``, canonicalised (``"2.50"`` and ``"2.5"`` are one number)."""
+    """The numbers written in ``text``, canonicalised (``"2.50"`` and ``"2.5"`` are one number; a fraction
+    ``4/5`` is the one number 0.8)."""
     out = set()
-    for raw in _NUMBER.findall(normalise_text(text)):
+    text = normalise_text(text)
+
+    def fraction(match: re.Match[str]) -> str:
+        denominator = float(match.group(2))
+        if denominator:
+            out.add(repr(float(match.group(1)) / denominator))
+        return " "
+
+    text = _FRACTION.sub(fraction, text)
+    for raw in _NUMBER.findall(text):
         value = raw.replace("−", "-").replace(",", "")
         try:
             out.add(repr(float(value)))
@@ -68,11 +83,11 @@ def asks_final_answer(quiz: dict[str, Any], question: str, answer: str) -> bool:
         return False
     if normalise_text(correct) == normalise_text(answer):
         return True
-    option_numbers = numbers_in(correct)
+    option_numbers = numbers_in(correct) - _TRIVIAL
     solved = numbers_in(answer) - numbers_in(question)
     if option_numbers and option_numbers <= solved:
         return True
-    if not option_numbers:
+    if not numbers_in(correct):
         from scigenbench.metrics.equivalence import answers_equivalent
 
         try:

@@ -173,7 +173,7 @@ _LETTER = re.compile(r"(?<![A-Za-z])([A-Ea-e])(?![A-Za-z])")
 
 def _letter_key(key: Any) -> str | None:
     """``"A"``, ``"a"``, ``"(A)"``, ``"A)"``, ``"Option A"`` -> ``"A"``."""
-    match = re.fullmatch(r"\s*(?:option\s*)?\(?([A-Ea-e])[).:]?\s*", str(key))
+    match = re.fullmatch(r"\s*(?:option\s*)?\(?([A-Ea-e])[).:]?\s*", str(key), flags=re.I)
     return match.group(1).upper() if match else None
 
 
