@@ -371,17 +371,7 @@ class _Loop:
         self._update_bar()
 
     def _record(self, pid: str, output: GenerationOutput) -> None:
-        if output.status == "ok" and not output.image_png:
-            output.status, output.error = "failed", "generator returned status 'ok' without an image"
-        record = {"id": pid, "generator": self.generator.name, "config_hash": self.config_hash,
-                  **output.to_record()}
-        # only "ok" rows keep an image (a figure that failed verification is described by its record)
-        image = output.image_png if output.status == "ok" else None
-        try:
-            self.run_folder.append(record, image)
-        except ValueError as exc:  # e.g. bytes that are not a PNG: record the failure instead of losing the item
-            output.status, output.error = "failed", f"could not store the output: {exc}"
-            self.run_folder.append({**record, "status": "failed", "error": output.error}, None)
+        append_output(self.run_folder, self.generator, pid, output)
         self._account(output)
         if output.status != "ok" and self.progress:
             self.bar.write(f"[{output.status}] {pid}: {(output.error or '')[:300]}")
@@ -431,6 +421,32 @@ class _Loop:
         postfix["cost"] = f"${s.cost_usd:.3f}"
         self.bar.set_postfix(postfix, refresh=False)
         self.bar.refresh()
+
+
+def append_output(run_folder, generator: Generator, pid: str, output: GenerationOutput) -> GenerationOutput:
+    """Record one generator output in a run folder, as the runner does: only ``ok`` rows keep their image; an
+    ``ok`` without an image, or bytes the folder refuses (not a PNG), become a recorded failure. Returns
+    ``output`` (its status updated when it had to be recorded as a failure)."""
+    if output.status == "ok" and not output.image_png:
+        output.status, output.error = "failed", "generator returned status 'ok' without an image"
+    record = {"id": pid, "generator": generator.name, "config_hash": generator.config_hash(), **output.to_record()}
+    # only "ok" rows keep an image (a figure that failed verification is described by its record)
+    image = output.image_png if output.status == "ok" else None
+    try:
+        run_folder.append(record, image)
+    except ValueError as exc:  # e.g. bytes that are not a PNG: record the failure instead of losing the item
+        output.status, output.error = "failed", f"could not store the output: {exc}"
+        run_folder.append({**record, "status": "failed", "error": output.error}, None)
+    return output
+
+
+def generate_one(generator: Generator, problem: dict[str, Any]) -> GenerationOutput:
+    """One item through the generator, as a runner worker does (never raises; a budget stop raises
+    :class:`BudgetExceededError` so the caller can stop without recording the item)."""
+    result = _generate_unit(generator, [problem], False)[0]
+    if isinstance(result, _BudgetStop):
+        raise BudgetExceededError(result.reason)
+    return result
 
 
 def _generate_unit(generator: Generator, unit: list[dict[str, Any]], batched: bool
