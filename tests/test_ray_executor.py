@@ -344,3 +344,34 @@ def test_evaluate_on_ray_scores_like_local_and_resumes_without_calls(cluster, tm
     assert ours.keys() == theirs.keys()
     assert {k: (r["state"], r["score"]) for k, r in ours.items()} == {k: (r["state"], r["score"])
                                                                     for k, r in theirs.items()}
+
+
+# -- synthesize ----------------------------------------------------------------------------------------------
+
+def _stage_rows(out: Path) -> dict[str, list[str]]:
+    return {path.name: sorted(json.dumps({k: v for k, v in json.loads(line).items() if k != "time"}, sort_keys=True)
+                              for line in path.read_text().splitlines())
+            for path in sorted((out / "stages").glob("*.jsonl"))}
+
+
+def _verified_rows(out: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    rows = [row for path in sorted((out / "verified" / "data").glob("*.parquet"))
+            for row in pq.read_table(path).to_pylist()]
+    return sorted(({k: v for k, v in row.items() if k != "data_source"} for row in rows), key=lambda r: r["id"])
+
+
+@pytest.mark.skipif(not shutil.which("tesseract"), reason="the demo's OCR proxy needs the tesseract binary")
+def test_synthesize_demo_on_ray_gives_the_same_outputs_as_local(cluster, tmp_path, capsys):
+    from scigenbench.training.demo import run_demo
+
+    assert run_demo(tmp_path / "local", progress=False) == 0
+    assert run_demo(tmp_path / "ray", progress=False, executor="ray",
+                    ray_options=_api_ray(cluster, render_workers=2, in_flight=4)) == 0
+    assert _stage_rows(tmp_path / "ray") == _stage_rows(tmp_path / "local")
+    assert _verified_rows(tmp_path / "ray") == _verified_rows(tmp_path / "local")
+    ours, theirs = RunFolder.open(tmp_path / "ray" / "run"), RunFolder.open(tmp_path / "local" / "run")
+    assert sorted(a["id"] for a in ours.attempts()) == sorted(a["id"] for a in theirs.attempts())
+    for item_id in theirs.done_ids():
+        assert ours.image_path(item_id).read_bytes() == theirs.image_path(item_id).read_bytes()
