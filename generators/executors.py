@@ -372,7 +372,8 @@ def stream(ray, stage: Stage, items: list[tuple[str, Any]] | Any, options: RayOp
         raise ValueError(f"stage kind must be one of {STAGES}, got {stage.kind!r}")
     actors, per_actor, resources = pool_shape(ray, stage.kind, options)
     per_actor = stage.in_flight or per_actor
-    batch = stage.batch_size or (1 if stage.kind == "gpu" else max(1, min(4, per_actor)))
+    # a few items per map_batches call amortise Ray Data's per-task cost; the actor keeps the next one queued
+    batch = stage.batch_size or (1 if stage.kind == "gpu" else 4)
     if not len(items):
         return
     n_blocks = max(1, math.ceil(len(items) / batch))  # small blocks: batches start as soon as an actor is free
