@@ -128,7 +128,7 @@ def _import_ray():
     return require("ray", extra="ray", purpose="--executor ray")
 
 
-def _running_cluster_address(ray) -> str | None:
+def _running_cluster_address() -> str | None:
     """``$RAY_ADDRESS``, or ``"auto"`` when this machine's Ray temp folder names a running cluster."""
     if os.environ.get("RAY_ADDRESS"):
         return os.environ["RAY_ADDRESS"]
@@ -147,7 +147,7 @@ def ray_session(options: RayOptions) -> Iterator[Any]:
         yield ray
         return
     runtime_env = {"env_vars": forwarded_env(options)}
-    address = options.address or _running_cluster_address(ray)
+    address = options.address or _running_cluster_address()
     started = False
     if address:
         if _is_loopback(address):
@@ -180,31 +180,6 @@ def _pin_loopback() -> None:
     from ray._private import ray_constants
 
     ray_constants.ENABLE_RAY_CLUSTER = False
-
-
-class LazyRaySession:
-    """A :func:`ray_session` opened on first use (:meth:`get`) and closed by :meth:`close`: a command whose items
-    are all done never starts or connects to Ray."""
-
-    def __init__(self, options: RayOptions):
-        self.options = options
-        self._stack = contextlib.ExitStack()
-        self._ray = None
-
-    def get(self):
-        if self._ray is None:
-            self._ray = self._stack.enter_context(ray_session(self.options))
-        return self._ray
-
-    def close(self) -> None:
-        self._stack.close()
-        self._ray = None
-
-    def __enter__(self) -> "LazyRaySession":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 def _start_local(ray, options: RayOptions, runtime_env: dict[str, Any]) -> None:
