@@ -175,7 +175,8 @@ def run_generation(
         dataset: Dataset name recorded in ``run.json`` (``mini``, ``scigen``, ``seephys`` or your own).
         force: Write into a folder made with another configuration (each record keeps its own config hash).
         executor: ``"local"`` (threads in this process) or ``"ray"`` (a Ray cluster; see
-            :mod:`scigenbench.generators.executors`). Same run folder, same records.
+            :mod:`scigenbench.generators.executors`; ``concurrency`` is then ``ray_options.in_flight`` per
+            worker). Same run folder, same records, written by this process only.
         ray_options: a :class:`~scigenbench.generators.executors.RayOptions` (or a dict of its fields).
 
     Returns:
