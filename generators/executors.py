@@ -158,13 +158,45 @@ def ray_session(options: RayOptions) -> Iterator[Any]:
         except ConnectionError:
             if options.address or os.environ.get("RAY_ADDRESS"):
                 raise
-    if not started:
+    local = not started
+    if local:
         _start_local(ray, options, runtime_env)
     try:
         _quiet_ray_data()
         yield ray
     finally:
+        spawned = _child_processes() if local else []
         ray.shutdown()
+        _reap(spawned)
+
+
+def _child_processes() -> list[Any]:
+    """The Ray processes this one started (a local Ray: GCS, raylet, agents, workers)."""
+    import psutil
+    import ray
+
+    ray_dir = os.path.dirname(ray.__file__)
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmdline, name = " ".join(proc.cmdline()), proc.name()
+        except psutil.Error:
+            continue
+        if cmdline.startswith("ray::") or ray_dir in cmdline or name in ("raylet", "gcs_server"):
+            found.append(proc)
+    return found
+
+
+def _reap(processes: list[Any], grace: float = 30.0) -> None:
+    """Wait for the local Ray's processes to exit after ``ray.shutdown()``; kill the ones still there after
+    ``grace`` seconds, so nothing of the command's Ray outlives it."""
+    import psutil
+
+    _, alive = psutil.wait_procs(processes, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
 
 
 def _is_loopback(address: str) -> bool:
