@@ -11,7 +11,7 @@
    Target: Ray >= 0.8x the local pool.
 
 Ray is started once on 127.0.0.1 (``--num-cpus``, small object store) and shut down at the end.
-Run: ``.venv/bin/python benchmarks/bench_ray.py [--calls 2000 --rpm 6000 --latency 0.5 --rounds 2]``
+Run: ``.venv/bin/python benchmarks/bench_ray.py [--calls 2000 --rpm 6000 --latency 0.5 --rounds 8]``
 (about 2 minutes on 2 cores). Needs ``scigenbench[ray]``.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -34,10 +35,10 @@ from scigenbench.metrics.testing import make_run, png, scripted_judge, toy_probl
 REFERENCES = Path(__file__).resolve().parents[1] / "scigenbench_dataset" / "mini" / "references"
 
 
-def eval_once(label: str, calls: int, args, executor: str, ray_options: RayOptions | None, tmp: Path) -> dict:
-    problems = [toy_problem(f"bench-{i:05d}", n_quizzes=0) for i in range(calls)]
-    image = png(text="bench")
-    run = make_run(tmp / f"run-{label}", {p["id"]: image for p in problems})
+def eval_once(label: str, problems: list[dict], run: Path, args, executor: str, ray_options: RayOptions | None
+              ) -> dict:
+    shutil.rmtree(run / "scores", ignore_errors=True)  # the same run folder, scored afresh by each executor
+    calls = len(problems)
     in_flight = args.in_flight * args.model_workers  # the same requests in flight for both executors
     backend = {"cache": False, "rpm": args.rpm, "max_retries": 2}
     if executor == "local":
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.5, help="judge latency, seconds")
     parser.add_argument("--model-workers", type=int, default=2, help="Ray model actors")
     parser.add_argument("--in-flight", type=int, default=40, help="requests in flight per Ray actor")
-    parser.add_argument("--rounds", type=int, default=3, help="passes over the mini references")
+    parser.add_argument("--rounds", type=int, default=8, help="passes over the mini references")
     parser.add_argument("--workers", type=int, default=2, help="render zygotes (local) = render actors (Ray)")
     parser.add_argument("--num-cpus", type=int, default=2, help="CPUs of the local Ray")
     args = parser.parse_args(argv)
@@ -106,12 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; ideal eval time "
           f"{args.calls / (args.rpm / 60):.1f} s ({args.calls} calls at {args.rpm:.0f} rpm, {args.latency} s latency)",
           flush=True)
-    evals = [eval_once("local", args.calls, args, "local", None, tmp)]
+    problems = [toy_problem(f"bench-{i:05d}", n_quizzes=0) for i in range(args.calls)]
+    image = png(text="bench")
+    run = make_run(tmp / "run", {p["id"]: image for p in problems})
+    evals = [eval_once("local", problems, run, args, "local", None)]
     renders = [render_once("local pool", programs, "local", args.workers)]
     started = time.perf_counter()
     with ray_session(options) as ray:
         ray_start = time.perf_counter() - started
-        evals.append(eval_once("ray", args.calls, args, "ray", options, tmp))
+        evals.append(eval_once("ray", problems, run, args, "ray", options))
         renders.append(render_once("ray actors", programs, "ray", args.workers, ray, options))
     print(f"\nRay start (local, 127.0.0.1): {ray_start:.1f} s (not included below)\n")
     print("evaluation (API-bound)      calls  scored  wall s   rate/s  % of rpm limit  % of ideal (wall)")

@@ -160,7 +160,11 @@ def ray_session(options: RayOptions) -> Iterator[Any]:
                 raise
     local = not started
     if local:
-        _start_local(ray, options, runtime_env)
+        try:
+            _start_local(ray, options, runtime_env)
+        except Exception:
+            _reap(_child_processes(), grace=5)  # a start that failed half way leaves no process behind
+            raise
     try:
         _quiet_ray_data()
         yield ray
