@@ -346,6 +346,39 @@ def test_evaluate_on_ray_scores_like_local_and_resumes_without_calls(cluster, tm
                                                                     for k, r in theirs.items()}
 
 
+def test_evaluate_with_a_worker_killed_mid_run_writes_each_score_once(cluster, tmp_path):
+    from scigenbench.metrics.testing import make_run, png, scripted_judge
+
+    ids = [p["id"] for p in MINI[:6]]
+    run = make_run(tmp_path / "run", {i: png(text=i) for i in ids})
+    answer, gate = scripted_judge(), _GatedImages()
+
+    def judge(request):
+        gate({})  # the first request waits until its worker is killed
+        return answer(request)
+
+    with OpenAICompatServer(handler=judge) as server:
+        cmd = [sys.executable, "-m", "scigenbench.scripts", "evaluate", "--run", str(run), "--metrics", "judge",
+               "--judge", f"openai:test-model@{server.base_url}", "--no-cache", "--no-progress", "--bootstrap", "20",
+               "--executor", "ray", "--ray-address", cluster.address, "--ray-workers", "1", "--ray-in-flight", "2"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert gate.first_arrived.wait(180), "no request reached the loopback judge"
+            workers = _batch_workers()
+            assert len(workers) == 1, workers
+            os.kill(workers[0].pid, signal.SIGKILL)
+        finally:
+            gate.release.set()
+        stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 0, stderr[-3000:]
+    rows = [json.loads(line) for line in (run / "scores" / "judge.jsonl").read_text().splitlines()]
+    # every mini item once (those without an image as "missing"): nothing lost, nothing twice
+    assert sorted(r["id"] for r in rows) == sorted(p["id"] for p in MINI)
+    assert len({r["key"] for r in rows}) == len(rows)
+    assert {r["id"] for r in rows if r["state"] == "scored"} == set(ids)
+    assert gate.count > len(ids)  # the killed worker's item was asked again
+
+
 # -- synthesize ----------------------------------------------------------------------------------------------
 
 def _stage_rows(out: Path) -> dict[str, list[str]]:
