@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from scigenbench.scripts._executor import add_executor_arguments, ray_options
+
 HELP = "score a run folder: LMM judge, inverse quiz, R_inv, image fidelity (resumable, cached, concurrent)"
 
 
@@ -28,11 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset the run was generated for (default: from run.json)")
     parser.add_argument("--data-dir", default=None, help="local upstream release (default: $SCIGENBENCH_DATA_DIR)")
     parser.add_argument("--dry-run", action="store_true", help="print the number of model calls it would make")
-    parser.add_argument("--concurrency", type=int, default=4, help="items evaluated in parallel (default 4)")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="model requests in flight across the whole evaluation: every metric, every quiz, the "
+                             "judge and the graders share this one limit (default 16)")
     parser.add_argument("--blind", action="store_true", help="also ask the quizzes without the image")
     parser.add_argument("--max-retries", type=int, default=None, help="backend retries per call")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per model call attempt")
-    parser.add_argument("--rpm", type=float, default=None, help="requests per minute limit")
+    parser.add_argument("--rpm", type=float, default=None,
+                        help="requests per minute over the whole evaluation (judge and graders together)")
+    parser.add_argument("--adaptive", action="store_true",
+                        help="halve the request limit on HTTP 429 and grow it back when the server copes")
     parser.add_argument("--budget-usd", type=float, default=None, help="stop cleanly before spending more")
     parser.add_argument("--no-cache", action="store_true", help="do not use the response cache")
     parser.add_argument("--clip-model", default=None, help="fidelity: also compute the CLIP score with this model")
@@ -45,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default 1000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
+    add_executor_arguments(parser)
 
 
 def backend_options(args: argparse.Namespace) -> dict:
@@ -54,6 +62,8 @@ def backend_options(args: argparse.Namespace) -> dict:
             options[name] = getattr(args, name)
     if args.no_cache:
         options["cache"] = False
+    if getattr(args, "adaptive", False):
+        options["adaptive"] = True
     return options
 
 
@@ -86,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
                           judge_parse=compat.get("judge_parse", "strict"),
                           quiz_grader=compat.get("quiz_grader", "rule"), n_boot=args.bootstrap,
                           clip_model=args.clip_model, fid=args.fid,
-                          compat={k: compat[k] for k in ("options", "image_encoding", "corrupted") if k in compat})
+                          compat={k: compat[k] for k in ("options", "image_encoding", "corrupted") if k in compat},
+                          executor=args.executor, ray_options=ray_options(args))
     if args.json and not args.dry_run:
         print(json.dumps(report.summaries, indent=1, default=str))
     else:
