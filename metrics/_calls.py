@@ -188,14 +188,16 @@ class SourceImage:
 
 
 def corrupted_result(exc: UnreadableImageError, corrupted: str, base: dict[str, Any]) -> Any:
-    """The record of an undecodable image: *missing* by default; *unscored* (left out of every mean, as upstream's
-    error rows were) with ``corrupted="upstream"``."""
-    from scigenbench.metrics.records import MISSING, UNSCORED, ItemResult
+    """The record of an undecodable image: *missing* in both modes. With ``corrupted="upstream"`` the reason says
+    it as upstream has it: every upstream loader (``Image.open``/``verify``/``convert`` in a bare ``try``) fails
+    first, so the item is written "Image not found" and left out like an absent image; upstream's "Corrupted
+    image = 0" branch in ``quiz.py`` is never reached (PROTOCOL §4)."""
+    from scigenbench.metrics.records import MISSING, ItemResult
 
     if corrupted not in ("default", "upstream"):
         raise ValueError(f"corrupted must be 'default' or 'upstream', got {corrupted!r}")
     if corrupted == "upstream":
-        return ItemResult(state=UNSCORED, reason=f"corrupted image excluded (upstream): {exc}"[:300],
+        return ItemResult(state=MISSING, reason=f"image not found (upstream's loader cannot decode it): {exc}"[:300],
                           **{**base, "image_sha256": exc.sha256})
     return ItemResult(state=MISSING, reason=str(exc), **{**base, "image_sha256": exc.sha256})
 
@@ -245,6 +247,57 @@ async def acall(backend: Any, messages: list[dict[str, Any]], *, prompt_version:
     usage = {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
              "cost_usd": result.cost_usd}
     return CallOutcome(result=result, calls=0 if result.cached else 1, usage={} if result.cached else usage)
+
+
+#: bounded re-asks after a reply that cannot be parsed (each re-ask adds a format reminder, so it is cached apart)
+REASKS = 2
+
+
+@dataclass
+class Asked:
+    """The outcome of :func:`ask_parsed`: the parsed value (or why not), every raw reply, calls and usage."""
+
+    value: Any = None
+    why: str | None = None
+    error: dict[str, Any] | None = None
+    replies: list[str] = field(default_factory=list)
+    calls: int = 0
+    usage: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str | None:
+        return self.replies[-1] if self.replies else None
+
+    @property
+    def reasks(self) -> int:
+        return max(0, len(self.replies) - 1)
+
+
+async def ask_parsed(backend: Any, messages: list[dict[str, Any]], parse: Any, *, expected: str, prompt_version: str,
+                     reasks: int = REASKS, **params: Any) -> Asked:
+    """Ask, parse with ``parse(text) -> (value, why)``; on an unparsable reply re-ask up to ``reasks`` times with
+    the reply and a format reminder (``expected`` = the line wanted) appended to the conversation, so the re-ask is
+    a different request (cached apart). A failed call ends it with ``error``; else ``value`` or the last ``why``."""
+    from scigenbench.metrics._prompts import prompt_version as version_of, render_prompt
+
+    asked = Asked()
+    conversation = list(messages)
+    for attempt in range(reasks + 1):
+        version = prompt_version if attempt == 0 else f"{prompt_version}+{version_of('format_reminder')}"
+        out = await acall(backend, conversation, prompt_version=version, **params)
+        asked.calls += out.calls
+        add_usage(asked.usage, out.usage)
+        if out.error:
+            asked.error = out.error
+            return asked
+        asked.replies.append(out.text or "")
+        asked.value, asked.why = parse(out.text)
+        if asked.value is not None:
+            return asked
+        conversation = conversation + [{"role": "assistant", "content": out.text or ""},
+                                       {"role": "user", "content": render_prompt("format_reminder",
+                                                                                 expected=expected)}]
+    return asked
 
 
 # --- one event loop for the synchronous API ------------------------------------------------------------------
