@@ -73,14 +73,16 @@ UPSTREAM_JPEG_QUALITIES = (95, 85, 75, 65, 55, 45, 35, 25, 15, 10, 5)
 UPSTREAM_B64_LIMIT = 2 * 1024 * 1024
 
 
-def upstream_image(image: ImageLike, kind: str) -> bytes:
-    """Re-create the pixels upstream sent (switch ``image_encoding="upstream"``, PROTOCOL §3).
+def upstream_image(image: ImageLike, kind: str) -> Any:
+    """The exact image bytes upstream sent (switch ``image_encoding="upstream"``, PROTOCOL §3), as an
+    :class:`~scigenbench.generators.backends.images.EncodedImage` that the backend passes through unchanged.
 
-    ``kind="judge"``: ``convert("RGB")`` (alpha dropped, not composited), full resolution, PNG.
-    ``kind="quiz"`` (quiz and ve): ``convert("RGB")``; long side > 1,024 LANCZOS-resized to 1,024; JPEG
-    (``optimize=True``) at quality 95, 85, …, 5 until the base64 is ≤ 2 MiB; else shrink 20 % per step at q5 down
-    to 256 px; last resort 256×256 at q5 (aspect lost). The result then goes through the project encoder like any
-    image, so the model sees upstream's pixels (losslessly re-wrapped as PNG) and the sent bytes are hashed.
+    ``kind="judge"`` (``llm_as_judge.py``): ``convert("RGB")`` (alpha dropped, not composited), full resolution, PNG
+    with Pillow's defaults. ``kind="quiz"`` (``quiz.py``, ``ve_infer.py``): ``verify()``, ``convert("RGB")``; a long
+    side over 1,024 px is resized with LANCZOS to ``int(side * 1024 / long_side)`` (truncated, as upstream does:
+    911×1023, not 911×1024); JPEG (``optimize=True``) at quality 95, 85, …, 5 until the base64 is ≤ 2 MiB; else
+    shrink the long side by 20 % per step (``int``) at quality 5 while it is over 256 px; last resort 256×256 at
+    quality 5. Sent as ``image/jpeg``.
 
     Raises:
         UnreadableImageError: undecodable bytes.
@@ -89,22 +91,30 @@ def upstream_image(image: ImageLike, kind: str) -> bytes:
 
     from PIL import Image
 
+    from scigenbench.generators.backends.images import EncodedImage
+
     data = image_bytes(image)
     try:
         img = Image.open(io.BytesIO(data))
-        img.load()
+        if kind == "quiz":
+            img.verify()
+            img = Image.open(io.BytesIO(data))
         img = img.convert("RGB")
     except Exception as exc:  # noqa: BLE001
         raise UnreadableImageError(f"image unreadable: {type(exc).__name__}: {exc}"[:300], sha256_hex(data)) from exc
+
+    def sent(payload: bytes, mime: str, size: tuple[int, int]) -> EncodedImage:
+        return EncodedImage(payload, mime, sha256_hex(payload), size[0], size[1])
+
     if kind == "judge":
         buf = io.BytesIO()
         img.save(buf, format="PNG")
-        return buf.getvalue()
+        return sent(buf.getvalue(), "image/png", img.size)
     if kind != "quiz":
         raise ValueError(f"kind must be 'judge' or 'quiz', got {kind!r}")
     if max(img.size) > 1024:
-        scale = 1024 / max(img.size)
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+        ratio = 1024 / max(img.size)
+        img = img.resize((int(img.size[0] * ratio), int(img.size[1] * ratio)), Image.Resampling.LANCZOS)
 
     def jpeg(im: Any, quality: int) -> bytes:
         buf = io.BytesIO()
@@ -114,13 +124,17 @@ def upstream_image(image: ImageLike, kind: str) -> bytes:
     for quality in UPSTREAM_JPEG_QUALITIES:
         out = jpeg(img, quality)
         if len(base64.b64encode(out)) <= UPSTREAM_B64_LIMIT:
-            return out
-    while min(img.size) > 256:
-        img = img.resize((max(256, int(img.width * 0.8)), max(256, int(img.height * 0.8))), Image.LANCZOS)
+            return sent(out, "image/jpeg", img.size)
+    current = max(img.size)
+    while current > 256:
+        current = int(current * 0.8)
+        ratio = current / max(img.size)
+        img = img.resize((int(img.size[0] * ratio), int(img.size[1] * ratio)), Image.Resampling.LANCZOS)
         out = jpeg(img, 5)
         if len(base64.b64encode(out)) <= UPSTREAM_B64_LIMIT:
-            return out
-    return jpeg(img.resize((256, 256), Image.LANCZOS), 5)
+            return sent(out, "image/jpeg", img.size)
+    img = img.resize((256, 256), Image.Resampling.LANCZOS)
+    return sent(jpeg(img, 5), "image/jpeg", img.size)
 
 
 def prepare_for(image: ImageLike, kind: str, image_encoding: str = "default") -> tuple[Any, str]:

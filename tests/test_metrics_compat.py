@@ -51,13 +51,21 @@ def test_upstream_quiz_encoding_is_a_1024px_jpeg_ladder_and_the_sent_bytes_are_h
     buf = io.BytesIO()
     big.save(buf, format="PNG")
     jpeg = _calls.upstream_image(buf.getvalue(), "quiz")
-    decoded = Image.open(io.BytesIO(jpeg))
-    assert decoded.format == "JPEG" and decoded.size == (1024, 512)
+    decoded = Image.open(io.BytesIO(jpeg.data))
+    assert decoded.format == "JPEG" and decoded.size == (1024, 512) and jpeg.mime == "image/jpeg"
     assert decoded.convert("RGB").getpixel((10, 10))[0] < 10
     payload, sha = _calls.prepare_for(buf.getvalue(), "quiz", "upstream")
-    assert sha == payload.sha256 and _calls.prepare_image(buf.getvalue())[1] != sha
-    judge_png = Image.open(io.BytesIO(_calls.upstream_image(buf.getvalue(), "judge")))
+    assert sha == payload.sha256 and payload.data == jpeg.data  # the exact bytes upstream sent, not re-encoded
+    assert _calls.prepare_image(buf.getvalue())[1] != sha
+    judge_png = Image.open(io.BytesIO(_calls.upstream_image(buf.getvalue(), "judge").data))
     assert judge_png.format == "PNG" and judge_png.size == (2000, 1000) and judge_png.mode == "RGB"
+
+
+def test_upstream_quiz_encoding_truncates_sizes_like_upstream():
+    buf = io.BytesIO()
+    Image.new("RGB", (998, 1122), "white").save(buf, format="PNG")
+    sent = _calls.upstream_image(buf.getvalue(), "quiz")
+    assert (sent.width, sent.height) == (910, 1023)  # int(), not round(): 998*1024/1122 = 910.8, 1122*... = 1023.99
 
 
 def test_corrupted_upstream_is_image_not_found_as_upstream_loaders_read_it():
