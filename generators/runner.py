@@ -161,6 +161,7 @@ def run_generation(
     force: bool = False,
     executor: str = "local",
     ray_options: Any = None,
+    selection: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Generate one image per problem into a resumable run folder.
 
@@ -178,6 +179,9 @@ def run_generation(
             :mod:`scigenbench.generators.executors`; ``concurrency`` is then ``ray_options.in_flight`` per
             worker). Same run folder, same records, written by this process only.
         ray_options: a :class:`~scigenbench.generators.executors.RayOptions` (or a dict of its fields).
+        selection: When ``problems`` are a selection of a split: ``{"n_split": N, "criteria": {...}}``; the
+            selected ids are recorded in ``run.json`` (see ``RunFolder.record_selection``) and ``evaluate`` then
+            scores those items only, as a partial run.
 
     Returns:
         A :class:`RunSummary`; ``summary.exit_code()`` is what a command line should return.
@@ -194,6 +198,9 @@ def run_generation(
     problems = list(problems)
     _check_ids(problems)
     run = open_run(run_dir, generator, dataset=dataset, force=force)
+    if selection is not None:
+        run.record_selection([str(p["id"]) for p in problems], n_split=selection.get("n_split"),
+                             criteria=selection.get("criteria"))
     plan = plan_work(problems, run, retry_failed=retry_failed)
     summary = RunSummary(run_dir=str(run_dir), generator=generator.name, config_hash=generator.config_hash(),
                          dataset=dataset, n_requested=len(problems), n_skipped_done=len(plan.skipped_done),
