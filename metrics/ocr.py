@@ -2,7 +2,7 @@
 
 It is a chat backend (same ``chat``/``achat`` interface as a real VLM), so the quiz metric runs unchanged with
 ``--judge ocr``. It needs no model server and no network: the offline demo, the tests and a free pre-filter use it.
-Numbers it produces are a **proxy** (model id ``ocr-proxy:<engine>-v1``) and are never reported as judge numbers.
+Numbers it produces are a **proxy** (model id ``ocr-proxy:<engine>-v<N>``) and are never reported as judge numbers.
 
 Two OCR engines (:data:`ENGINES`):
 
@@ -38,7 +38,7 @@ from scigenbench.generators.backends.base import ChatBackend, ChatResult, Perman
 #: OCR engines in order of preference (the default first) -> the answerer's identity in results and in the
 #: response-cache key: bump an engine's version whenever how it reads or matches changes, so cached answers of an
 #: older proxy are never reused
-ENGINES = {"rapidocr": "rapidocr-v2", "tesseract": "tesseract-v1"}
+ENGINES = {"rapidocr": "rapidocr-v3", "tesseract": "tesseract-v2"}
 #: what to install for each engine (shown when it is missing)
 ENGINE_INSTALL = {"rapidocr": "pip install 'scigenbench[ocr]' (rapidocr-onnxruntime: models inside the wheel)",
                   "tesseract": "apt-get install tesseract-ocr and pip install pytesseract"}
@@ -257,7 +257,7 @@ class OCRProxyBackend(ChatBackend):
         with self._lock:
             self._calls += 1
         reply = (f"OCR match scores {scores}.\nAnswer: {letter}" if letter
-                 else "The text in the image does not single out one option.")
+                 else "The text in the image does not single out one option.\nAnswer: NONE")
         sha = hashlib.sha256(images[0]).hexdigest() if images else None
         return ChatResult(text=reply, model=self.model, backend=self.name, usage=Usage(),
                           latency_s=time.perf_counter() - start,

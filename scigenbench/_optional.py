@@ -16,6 +16,7 @@ _EXTRAS = {
     "rapidocr_onnxruntime": ("rapidocr-onnxruntime", "ocr"),
     "accelerate": ("accelerate", "torch"),
     "playwright": ("playwright", "test"),
+    "ray": ("ray[data]", "ray"),
 }
 
 

@@ -87,6 +87,8 @@ def score(args: argparse.Namespace, state: dict) -> None:
     print(score_demo([Path(d) for d in state["runs"].values()], out, progress=True))
     if (out / "leaderboard.md").exists():
         print(f"\nLeaderboard files: {out}")
+    print("Next, data synthesis offline (text QA → verified image+question training data): "
+          "scigenbench synthesize --demo --out syn_demo")
 
 
 STEPS = [show_mini_set, show_missing_tools, generate, score]

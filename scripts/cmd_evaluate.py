@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from scigenbench.scripts._executor import add_executor_arguments, ray_options
+
 HELP = "score a run folder: LMM judge, inverse quiz, R_inv, image fidelity (resumable, cached, concurrent)"
 
 
@@ -23,17 +25,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "hf-inference:<model>, transformers:<path>, or 'ocr' (offline OCR proxy, quiz only; "
                              "'ocr:rapidocr' or 'ocr:tesseract' picks the engine)")
     parser.add_argument("--grader", default=None,
-                        help="backend spec of the grader (quiz letters when ambiguous, R_inv verdicts); "
-                             "default: R_inv uses the judge, quizzes read letters by rule only")
+                        help="backend spec of the grader (quiz letters the rule cannot read, R_inv verdicts); "
+                             "default: R_inv uses the judge, and quiz replies the rule cannot read are unscored")
+    parser.add_argument("--quiz-grader", default=None, metavar="SPEC",
+                        help="grader for quiz replies only (overrides --grader; upstream verified quizzes with its "
+                             "judge model)")
+    parser.add_argument("--rinv-grader", default=None, metavar="SPEC",
+                        help="grader for R_inv verdicts only (overrides --grader; upstream used gpt-4.1-nano)")
     parser.add_argument("--dataset", default=None, choices=["mini", "scigen", "seephys"],
                         help="dataset the run was generated for (default: from run.json)")
     parser.add_argument("--data-dir", default=None, help="local upstream release (default: $SCIGENBENCH_DATA_DIR)")
     parser.add_argument("--dry-run", action="store_true", help="print the number of model calls it would make")
-    parser.add_argument("--concurrency", type=int, default=4, help="items evaluated in parallel (default 4)")
+    parser.add_argument("--over", choices=["selection", "split"], default="selection",
+                        help="a run generated with --limit/--ids/--image-types is evaluated over its selection "
+                             "(default; a partial run, never ranked with full ones); 'split' scores the whole split, "
+                             "items not generated counting as missing")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="model requests in flight across the whole evaluation: every metric, every quiz, the "
+                             "judge and the graders share this one limit (default 16)")
     parser.add_argument("--blind", action="store_true", help="also run quiz_blind (the quizzes without the image)")
     parser.add_argument("--max-retries", type=int, default=None, help="backend retries per call")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per model call attempt")
-    parser.add_argument("--rpm", type=float, default=None, help="requests per minute limit")
+    parser.add_argument("--rpm", type=float, default=None,
+                        help="requests per minute over the whole evaluation (judge and graders together)")
+    parser.add_argument("--adaptive", action="store_true",
+                        help="halve the request limit on HTTP 429 and grow it back when the server copes")
     parser.add_argument("--budget-usd", type=float, default=None, help="stop cleanly before spending more")
     parser.add_argument("--no-cache", action="store_true", help="do not use the response cache")
     parser.add_argument("--clip-model", default=None, help="fidelity: also compute the CLIP score with this model")
@@ -41,11 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compat", action="append", default=[], metavar="SWITCH",
                         help="upstream-compatibility switch, repeatable (results labelled upstream-compat and kept "
                              "apart): fidelity=upstream, judge_parse=fence_only, quiz_grader=llm, options=raw, "
-                             "image_encoding=upstream, corrupted=upstream (missing=exclude and "
-                             "quiz_pooling=upstream numbers are always reported under their own names)")
+                             "image_encoding=upstream, corrupted=upstream, rinv_verdict=upstream, decoding=upstream; "
+                             "'upstream' turns all of them on (missing=exclude and quiz_pooling=upstream numbers are "
+                             "always reported under their own names)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default 1000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
+    add_executor_arguments(parser)
 
 
 def backend_options(args: argparse.Namespace) -> dict:
@@ -55,14 +73,19 @@ def backend_options(args: argparse.Namespace) -> dict:
             options[name] = getattr(args, name)
     if args.no_cache:
         options["cache"] = False
+    if getattr(args, "adaptive", False):
+        options["adaptive"] = True
     return options
 
 
 def _compat(switches: list[str]) -> dict:
-    from scigenbench.metrics.evaluation import COMPAT_SWITCHES
+    from scigenbench.metrics.evaluation import ALL_UPSTREAM, COMPAT_SWITCHES
 
     out = {}
     for switch in switches:
+        if switch.strip() in ("upstream", "all"):
+            out.update(ALL_UPSTREAM)
+            continue
         key, _, value = switch.partition("=")
         if key not in COMPAT_SWITCHES or value not in COMPAT_SWITCHES[key][1]:
             available = ", ".join(f"{k}={v}" for k, (_, values) in COMPAT_SWITCHES.items() for v in values)
@@ -72,7 +95,7 @@ def _compat(switches: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scigenbench.metrics.evaluation import SET_METRIC_ERRORS, evaluate_run, normalise_metrics
+    from scigenbench.metrics.evaluation import COMPAT_EXTRA, SET_METRIC_ERRORS, evaluate_run, normalise_metrics
     from scigenbench.metrics.store import RESULTS_DIR
 
     metrics = normalise_metrics(args.metrics, blind=args.blind)
@@ -87,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
                           judge_parse=compat.get("judge_parse", "strict"),
                           quiz_grader=compat.get("quiz_grader", "rule"), n_boot=args.bootstrap,
                           clip_model=args.clip_model, fid=args.fid,
-                          compat={k: compat[k] for k in ("options", "image_encoding", "corrupted") if k in compat})
+                          compat={k: compat[k] for k in COMPAT_EXTRA if k in compat},
+                          graders={"quiz": args.quiz_grader, "rinv": args.rinv_grader}, over=args.over,
+                          executor=args.executor, ray_options=ray_options(args))
     if args.json and not args.dry_run:
         print(json.dumps(report.summaries, indent=1, default=str))
     else:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from scigenbench.scripts._executor import add_executor_arguments, ray_options
 
 HELP = "generate one image per problem (ImgCoder, text-card, image APIs, Diffusers) into a resumable run folder"
 
@@ -46,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ids", metavar="A,B,...", help="only these problem ids (comma-separated)")
     parser.add_argument("--image-types", metavar="TYPES",
                         help='only these image types, comma-separated, e.g. "Physics - Circuit,Math - Plane Geometric"')
-    parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="parallel items (default: 4)")
+    parser.add_argument("--concurrency", type=int, default=4, metavar="N",
+                        help="model requests in flight (ImgCoder: backbone calls across all items; other "
+                             "generators: items in parallel); default 4")
     parser.add_argument("--budget", type=float, metavar="USD",
                         help="stop starting new items once this invocation has spent this many US dollars")
     parser.add_argument("--retry-failed", action="store_true", help="also regenerate ids whose last attempt failed")
@@ -60,31 +65,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="local copy of the upstream release (default: $SCIGENBENCH_DATA_DIR or download)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_executor_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         options = parse_options(args.option)
-        problems = select_problems(load_problems(args.dataset, args.data_dir), ids=args.ids,
-                                   image_types=args.image_types, limit=args.limit)
+        split = load_problems(args.dataset, args.data_dir)
+        problems = select_problems(split, ids=args.ids, image_types=args.image_types, limit=args.limit)
+        args.selection = selection_of(args, len(split))
         if args.dry_run:
             return dry_run(args, problems, options)
+        if args.concurrency < 1:
+            raise ValueError(f"--concurrency must be at least 1, got {args.concurrency}")
+        if args.generator.partition(":")[0] == "imgcoder":
+            options.setdefault("concurrency", args.concurrency)  # the backbone's limit: requests in flight
         generator = build_generator(args.generator, backbone=args.backbone, budget_usd=args.budget, **options)
+        executor_options = ray_options(args)
     except user_errors() as exc:
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2
-    return generate(generator, problems, args)
+    return generate(generator, problems, args, executor_options)
 
 
-def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace) -> int:
+def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace, executor_options: Any = None
+             ) -> int:
     """Run the generation and print the summary; returns the exit status."""
     from scigenbench.generators.runner import RunConfigMismatchError, run_generation
 
     try:
         with generator:
-            summary = run_generation(generator, problems, args.out, concurrency=args.concurrency,
+            summary = run_generation(generator, problems, args.out, concurrency=item_workers(generator, args.concurrency),
                                      retry_failed=args.retry_failed, budget_usd=args.budget,
-                                     progress=not args.no_progress, dataset=args.dataset, force=args.force)
+                                     progress=not args.no_progress, dataset=args.dataset, force=args.force,
+                                     executor=getattr(args, "executor", "local"), ray_options=executor_options,
+                                     selection=getattr(args, "selection", None))
     except (RunConfigMismatchError, ValueError) as exc:  # a foreign run folder; problems without/with duplicate ids
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2
@@ -97,6 +112,22 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
 
 
 # -- building blocks (also used by scripts/run_imgcoder.py) ----------------------------------------------------
+
+def selection_of(args: argparse.Namespace, n_split: int) -> dict[str, Any]:
+    """What ``run.json`` records about the selection (``--ids``, ``--image-types``, ``--limit``)."""
+    criteria = {name: getattr(args, name) for name in ("ids", "image_types", "limit")
+                if getattr(args, name, None) is not None}
+    return {"n_split": n_split, "criteria": criteria}
+
+
+def item_workers(generator: Any, concurrency: int) -> int:
+    """Items worked on at once. ImgCoder's items alternate backbone calls with sandbox renders, so a render slot
+    per core is added to the request limit: ``concurrency`` requests stay in flight while other items render."""
+    limiter = getattr(getattr(generator, "backend", None), "limiter", None)
+    if getattr(generator, "name", None) != "imgcoder" or limiter is None:
+        return concurrency
+    return limiter.limit + (os.cpu_count() or 1)
+
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
     """``["size=512x512", "n=1"]`` → ``{"size": "512x512", "n": 1}`` (values parsed as JSON when possible)."""

@@ -7,6 +7,8 @@
   cool-down (``pause_for``) used when a server says ``Retry-After``.
 - :class:`AdaptiveController`: AIMD on the concurrency limit: halve on 429, grow by one after ``limit``
   consecutive successes, never above the configured maximum.
+- :class:`CallLimits`: the three together, shareable by several backends, so one run's judge, graders and
+  backbone count against one "requests in flight" knob and one rpm budget.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 import time
 from collections import deque
 from contextlib import asynccontextmanager, contextmanager
-from typing import AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 
 class ConcurrencyLimiter:
@@ -126,8 +128,8 @@ class RateLimiter:
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
-    def _reserve(self) -> float:
-        """Reserve the next start slot; return how long to wait for it."""
+    def reserve(self) -> float:
+        """Reserve the next start slot; return how long to wait for it (seconds, on this process's clock)."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next, self._paused_until)
@@ -140,12 +142,12 @@ class RateLimiter:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     def wait(self) -> None:
-        delay = self._reserve()
+        delay = self.reserve()
         if delay > 0:
             time.sleep(delay)
 
     async def await_slot(self) -> None:
-        delay = self._reserve()
+        delay = self.reserve()
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -170,3 +172,31 @@ class AdaptiveController:
         with self._lock:
             self._streak = 0
             self.limiter.set_limit(max(1, self.limiter.limit // 2))
+
+
+class CallLimits:
+    """One concurrency limit, one rate limiter and (optionally) adaptive control, shared by every backend built
+    with ``get_backend(spec, limits=...)``: requests in flight and requests per minute are then counted across
+    all of them (a run's judge and graders together), not per backend.
+
+    Args:
+        concurrency: requests in flight at once, over every backend sharing these limits.
+        rpm: requests per minute over all of them (``None``: unlimited).
+        adaptive: halve the shared concurrency on a 429, grow it back when healthy.
+        rate_limiter: an object with the :class:`RateLimiter` methods used instead of ``RateLimiter(rpm)``.
+    """
+
+    def __init__(self, concurrency: int = 8, rpm: float | None = None, adaptive: bool = False, *,
+                 rate_limiter: Any = None):
+        self.limiter = ConcurrencyLimiter(concurrency)
+        # a rate limiter shared beyond this process (Ray workers: executors.SharedRateLimiter) replaces rpm
+        self.rate = rate_limiter if rate_limiter is not None else RateLimiter(rpm)
+        self.adaptive = AdaptiveController(self.limiter, int(concurrency)) if adaptive else None
+        self.rpm = rpm
+
+    @property
+    def concurrency(self) -> int:
+        return self.limiter.limit
+
+    def __repr__(self) -> str:
+        return f"CallLimits(concurrency={self.limiter.limit}, rpm={self.rpm}, adaptive={self.adaptive is not None})"
