@@ -83,7 +83,7 @@ def score(args: argparse.Namespace, state: dict) -> None:
     from scigenbench.metrics.demo import score_demo
 
     out = state["out"] / "leaderboard"
-    print("\nScoring the images with the OCR proxy (about a second per image) ...", flush=True)
+    print("\nScoring the images with the OCR proxy (one to a few seconds per image) ...", flush=True)
     print(score_demo([Path(d) for d in state["runs"].values()], out, progress=True))
     if (out / "leaderboard.md").exists():
         print(f"\nLeaderboard files: {out}")
