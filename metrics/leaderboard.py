@@ -45,7 +45,9 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     if not summary_path.exists():
         raise FileNotFoundError(f"{run_dir} has no scores/summary.json; run `scigenbench evaluate --run {run_dir}` first")
     info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
-    return {"name": run_dir.name, "info": info, "metrics": json.loads(summary_path.read_text())["metrics"]}
+    summary = json.loads(summary_path.read_text())
+    return {"name": run_dir.name, "info": info, "metrics": summary["metrics"], "updated": summary.get("updated"),
+            "agreement": summary.get("agreement") or {}, "judges": summary.get("judges") or {}}
 
 
 def _pct(stat: dict[str, Any] | None, scale: float = 100.0, which: str = "strict") -> float | None:
