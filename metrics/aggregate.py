@@ -49,7 +49,7 @@ def _bootstrap(num: np.ndarray, den: np.ndarray, n_boot: int, seed: int,
 
     With ``samples`` (each item's per-sample numerators, K judge samples), the bootstrap has two stages: items are
     resampled, and each resampled item's numerator is the mean of its K samples drawn again with replacement, so
-    the interval holds both the item sampling and the judge's own sampling variance (PROTOCOL §4.3)."""
+    the interval holds both the item sampling and the judge's own sampling variance (PROTOCOL §4.1)."""
     if n_boot <= 0 or len(num) < 2 or den.sum() == 0:
         return None
     rng = np.random.default_rng(seed)

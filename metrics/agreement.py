@@ -12,7 +12,7 @@ image) is simply absent there (*missing*, never a zero).
 - :func:`majority`: the panel value of one unit (ties have none: the unit is unscored for the panel);
 - :func:`rank_stability`: does the order of the evaluated runs change with the judge?
 
-PROTOCOL §4.3 says how these numbers are computed and reported.
+PROTOCOL §4.1 says how these numbers are computed and reported.
 """
 
 from __future__ import annotations

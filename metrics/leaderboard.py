@@ -349,7 +349,7 @@ def agreement_markdown(runs: list[dict[str, Any]], out_dir: Path) -> list[str]:
         to_csv(out_dir / "agreement.csv", rows, columns)
         lines += ["Krippendorff's alpha (nominal for quiz letters and R_inv verdicts, ordinal for the 0–2 judge "
                   "dimensions), pairwise Cohen's kappa and Spearman correlation of per-item scores "
-                  "(PROTOCOL §4.3).", "", to_markdown(rows, columns), ""]
+                  "(PROTOCOL §4.1).", "", to_markdown(rows, columns), ""]
     if stability:
         (out_dir / "rank_stability.json").write_text(json.dumps(stability, indent=1), encoding="utf-8")
         lines += ["### Rank stability: would the order of the runs change with the judge?", "",

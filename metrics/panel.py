@@ -1,4 +1,4 @@
-"""Repeated sampling and judge panels (PROTOCOL §4.3): combine per-sample and per-judge item results.
+"""Repeated sampling and judge panels (PROTOCOL §4.1): combine per-sample and per-judge item results.
 
 - :class:`SampledBackend` asks a judge for sample ``k`` of an answer: sample 0 is the ordinary request (so a
   single-sample run keeps its cache), sample ``k ≥ 1`` adds ``seed=k`` (part of the response-cache key, and a
