@@ -102,6 +102,10 @@ class EvalReport:
     seconds: float = 0.0
     #: ids with an image in the run that are not items of the dataset (not scored; usually a wrong --dataset)
     unknown_ids: list[str] = field(default_factory=list)
+    #: judge panels (PROTOCOL §4.1): each judge's summaries and records per metric, and agreement per metric
+    judge_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    judge_records: dict[str, dict[str, list[ItemResult]]] = field(default_factory=dict)
+    agreement: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_text(self) -> str:
         lines = []
@@ -127,6 +131,7 @@ class EvalReport:
                          f"reused {self.reused.get(metric, 0)})" + (" [OCR PROXY]" if s.get("proxy") else ""))
             lines.extend(f"{metric}: {label} not computed: {s[key]}" for key, label in SET_METRIC_ERRORS
                          if s.get(key))
+            lines.extend(_judge_lines(metric, s, self.judge_summaries, self.agreement.get(metric)))
         lines.append(f"model calls: {sum(self.calls.values())}, tokens: {self.tokens}, cost: ${self.cost_usd:.4f}, "
                      f"{self.seconds:.1f} s")
         return "\n".join(lines)
@@ -138,6 +143,27 @@ SET_METRIC_ERRORS = (("clip_error", "CLIP score"), ("fid_error", "FID/KID"))
 
 def _fmt(value: float | None, scale: float = 1.0) -> str:
     return "n/a" if value is None else f"{value * scale:.2f}"
+
+
+def _judge_lines(metric: str, s: dict[str, Any], per_judge: dict[str, dict[str, Any]],
+                 agreement: dict[str, Any] | None) -> list[str]:
+    """CLI lines for samples, each panel judge and the agreement of one metric."""
+    lines = []
+    if s.get("samples", 1) > 1:
+        spread = s.get("sample_sd_mean")
+        lines.append(f"{metric}: {s['samples']} samples per item (temperature {s.get('temperature')})"
+                     + (f", mean per-item score sd {spread:.3f}" if spread is not None else ""))
+    for judge, summaries in per_judge.items():
+        if metric in summaries:
+            lines.append(f"{metric}:   judge {judge}: {_headline(metric, summaries[metric])}")
+    if agreement:
+        def pairs(block: dict[str, Any] | None) -> str:
+            return ", ".join(f"{k} {_fmt(v)}" for k, v in (block or {}).items()) or "n/a"
+        lines.append(f"{metric}: agreement ({len(agreement['judges'])} judges, {agreement['level']}, "
+                     f"{agreement['n_pairable_units']} units): Krippendorff alpha "
+                     f"{_fmt(agreement['krippendorff_alpha'])}; Cohen kappa {pairs(agreement['cohen_kappa'])}; "
+                     f"Spearman {pairs(agreement.get('spearman'))}")
+    return lines
 
 
 def _headline(metric: str, s: dict[str, Any]) -> str:
@@ -182,13 +208,15 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                  progress: bool = True, backend_options: dict[str, Any] | None = None,
                  fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
                  n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None,
-                 compat: dict[str, str] | None = None) -> EvalReport:
+                 compat: dict[str, str] | None = None, samples: int = 1, temperature: float | None = None,
+                 _pass: dict[str, Any] | None = None) -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
         run_dir: a generation run folder.
         metrics: names or a comma-separated string from :data:`METRICS` (``blind`` = ``quiz_blind``).
-        judge: backend spec (or backend) of the judge / answering model; ``ocr`` for the OCR proxy.
+        judge: backend spec (or backend) of the judge / answering model; ``ocr`` for the OCR proxy. A list of
+            several makes a judge panel (PROTOCOL §4.1): per-judge results, panel result and agreement.
         grader: backend spec of the grader (letter matching for quizzes, verdicts for R_inv). Quiz letters
             fall back to rule-only reading without one; R_inv defaults to the judge.
         dataset: ``mini``/``scigen``/``seephys``; default: the run's ``run.json``.
@@ -209,7 +237,21 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             options), ``image_encoding="upstream"`` (judge: RGB PNG without alpha compositing; quiz/R_inv:
             upstream's JPEG ladder), ``corrupted="upstream"`` (undecodable image: 0 in SciGen quizzes, left out
             elsewhere; default: missing). Each result records its active switches.
+        samples: score each item K times with the judge (sample k ≥ 1 is requested with ``seed=k``); per-item
+            mean and spread, two-stage bootstrap CIs (PROTOCOL §4.1).
+        temperature: the judge's / answering model's decoding temperature (graders stay at 0).
     """
+    from scigenbench.metrics.panel_run import evaluate_panel, is_panel_call
+
+    if _pass is None and is_panel_call(judge, samples, temperature):
+        return evaluate_panel(run_dir, metrics, judge, samples=samples, temperature=temperature, grader=grader,
+                              dataset=dataset, problems=problems, data_dir=data_dir, concurrency=concurrency,
+                              dry_run=dry_run, blind=blind, progress=progress, backend_options=backend_options,
+                              fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader,
+                              n_boot=n_boot, clip_model=clip_model, fid=fid, feature_extractor=feature_extractor,
+                              compat=compat)
+    if isinstance(judge, (list, tuple)):
+        judge = judge[0]
     started = time.perf_counter()
     extra = validate_compat(compat)
     run = open_run(run_dir)
@@ -245,8 +287,9 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     for metric in metrics:
         _evaluate_metric(metric, problems, run, file_shas, eval_dir, report, judge_backend, grader_backend,
                          judge_id, grader_id, concurrency=concurrency, dry_run=dry_run, progress=progress,
-                         fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader, **extra)
-    if not dry_run:
+                         fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader,
+                         pass_opts=_pass or {}, **extra)
+    if not dry_run and _pass is None:  # a panel pass: the panel combines and writes
         for metric in metrics:
             report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
         if "fidelity" in metrics and (clip_model is not None or fid or feature_extractor is not None):
@@ -354,7 +397,10 @@ def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages
                      eval_dir: Path, report: EvalReport, judge_backend: Any, grader_backend: Any,
                      judge_id: str | None, grader_id: str | None, *, concurrency: int, dry_run: bool,
                      progress: bool, fidelity_mode: str, judge_parse: str, quiz_grader: str = "rule",
-                     options: str = "repaired", image_encoding: str = "default", corrupted: str = "default") -> None:
+                     options: str = "repaired", image_encoding: str = "default", corrupted: str = "default",
+                     pass_opts: dict[str, Any] | None = None) -> None:
+    from scigenbench.metrics.panel_run import pass_key
+
     store = ResultStore(eval_dir, metric)
     existing = store.load()
     switches = _switches(metric, fidelity_mode, judge_parse, quiz_grader, options, image_encoding, corrupted)
@@ -362,7 +408,8 @@ def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages
     todo = []
     for p in problems:
         item_id = str(p["id"])
-        key = _key_for(metric, item_id, judge_id, grader_id, file_shas[p["id"]], switches)
+        key = pass_key(_key_for(metric, item_id, judge_id, grader_id, file_shas[p["id"]], switches),
+                       **(pass_opts or {}))
         row = existing.get(key)
         if row is not None and _is_final(row):
             current[item_id] = ItemResult.from_dict(row)
@@ -472,6 +519,10 @@ def _write_outputs(report: EvalReport, eval_dir: Path, problems: list[dict[str, 
         # the pooled number of an earlier quiz+rinv evaluation no longer matches the re-evaluated metric
         previous.get("metrics", {}).pop("pooled_upstream", None)
     previous.setdefault("metrics", {}).update(report.summaries)
+    for metric in report.metrics:  # a panel's agreement and per-judge numbers of a re-evaluated metric are stale
+        previous.get("agreement", {}).pop(metric, None)
+        for per_judge in previous.get("judges", {}).values():
+            per_judge.pop(metric, None)
     previous.update(run_dir=str(report.run_dir), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     tmp = summary_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(previous, indent=1, default=str))

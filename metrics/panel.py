@@ -189,7 +189,8 @@ def _panel_quiz(scored: dict[str, ItemResult], judges: list[str], base: dict[str
         correct += letter == quiz.get("correct_option")
         quizzes.append({"index": quiz["index"], "state": SCORED, "predicted": letter, "votes": votes,
                         "correct_option": quiz.get("correct_option"), "correct": letter == quiz.get("correct_option")})
-    details = {"quizzes": quizzes, "n_quizzes": decided, "n_correct": correct, "n_tied": tied, "judges": judges}
+    details = {"quizzes": quizzes, "n_quizzes": decided, "n_correct": correct, "n_tied": tied, "judges": judges,
+               **{k: sum(r.details.get(k, 0) for r in scored.values()) for k in ("answer_calls", "grader_calls")}}
     if decided == 0:
         return ItemResult(state=UNSCORED, reason=f"panel tie on every quiz ({tied})", details=details, **base)
     return ItemResult(state=SCORED, score=correct / decided, details=details, **base)

@@ -74,9 +74,9 @@ def test_samples_give_per_item_mean_and_spread(tmp_path, problems):
         report = evaluate_run(run_dir, ["judge"], _judges(server, "judge-a")[0], problems=problems, samples=3,
                               temperature=0.7, backend_options={**OPTIONS, "cache_dir": str(tmp_path / "c")},
                               progress=False, n_boot=200)
-        seeds = sorted({r.json.get("seed") for r in server.requests if r.json})
+        seeds = {r.json.get("seed") for r in server.requests if r.json}
         temperatures = {r.json.get("temperature") for r in server.requests if r.json}
-    assert seeds == [None, 1, 2] and temperatures == {0.7}  # sample 0 sends no seed: K=1 keys are unchanged
+    assert seeds == {None, 1, 2} and temperatures == {0.7}  # sample 0 sends no seed: K=1 keys are unchanged
     p1 = next(r for r in report.records["judge"] if r.id == "p1")
     # ratings 2, 1, 0 over the three samples: mean 1, sample sd 1
     assert p1.score == pytest.approx(1.0)
@@ -101,14 +101,13 @@ def test_one_sample_keeps_its_cache_and_results(tmp_path, problems):
     assert again.reused["judge"] >= 3
 
 
-def test_panel_majority_ties_and_agreement_by_hand(tmp_path, problems, capsys):
+def test_panel_majority_ties_and_agreement_by_hand(tmp_path, problems):
     run_dir = make_run(tmp_path / "run", {"p1": png("white"), "p2": png("gray"), "p3": png("yellow")})
     with OpenAICompatServer(handler=panel_judge) as server:
-        argv = ["evaluate", "--run", str(run_dir), "--metrics", "quiz", "--no-progress", "--bootstrap", "50"]
-        for spec in _judges(server, "judge-a", "judge-b", "judge-c"):
-            argv += ["--judge", spec]
-        assert main(argv) == 0
-    printed = capsys.readouterr().out
+        report = evaluate_run(run_dir, ["quiz"], _judges(server, "judge-a", "judge-b", "judge-c"), problems=problems,
+                              backend_options={**OPTIONS, "cache_dir": str(tmp_path / "c")}, progress=False,
+                              n_boot=50)
+    printed = report.to_text()
     summary = json.loads((run_dir / "scores" / "summary.json").read_text())
     records = {r["id"]: r for r in pq.read_table(run_dir / "scores" / "quiz.parquet").to_pylist()}
     # panel: p1 quiz 0 B (right), p1 quiz 1 B vs C with C abstaining -> tie, unscored; p2: C, C -> wrong; p3: B
@@ -154,3 +153,24 @@ def test_rank_stability_flags_runs_whose_order_flips_between_judges(tmp_path, ca
     assert not stability["stable"] and stability["kendall_tau"]["openai:judge-x vs openai:judge-y"] == -1.0
     assert len(stability["flips"]) == 3
     assert "Rank stability" in capsys.readouterr().out
+
+
+def test_cli_panel_with_samples_reports_agreement(tmp_path, capsys):
+    from scigenbench.metrics.testing import scripted_judge
+
+    ids = ["mini-physics-incline-friction", "mini-math-cone-volume"]
+    run_dir = make_run(tmp_path / "run", {i: png("white") for i in ids})
+    with OpenAICompatServer(handler=scripted_judge()) as server:
+        argv = ["evaluate", "--run", str(run_dir), "--metrics", "judge,quiz", "--no-progress", "--bootstrap", "20",
+                "--samples", "2", "--temperature", "0.5"]
+        for spec in _judges(server, "judge-a", "judge-b"):
+            argv += ["--judge", spec]
+        assert main(argv) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((run_dir / "scores" / "summary.json").read_text())
+    assert set(summary["agreement"]) == {"judge", "quiz"}
+    assert summary["agreement"]["quiz"]["unit"] == "item id + quiz index"
+    assert summary["agreement"]["judge"]["level"] == "ordinal"
+    assert summary["metrics"]["quiz"]["samples"] == 2 and summary["metrics"]["quiz"]["panel"]["judges"] == [
+        "openai:judge-a", "openai:judge-b"]
+    assert "quiz: agreement (2 judges, nominal" in printed and "2 samples per item (temperature 0.5)" in printed
