@@ -57,7 +57,9 @@ def evaluate_panel(run_dir: str | Path, metrics: list[str], judge: Any, *, sampl
                    dry_run: bool = False, n_boot: int = 1000, **kwargs: Any) -> Any:
     """Run every (judge, sample) pass of the evaluation and combine them; returns an ``EvalReport`` whose
     ``records``/``summaries`` are the panel's, with ``judge_summaries`` and ``agreement`` added."""
-    from scigenbench.metrics.evaluation import EvalReport, evaluate_run, load_problems, normalise_metrics, open_run
+    from scigenbench.metrics.evaluation import (
+        EvalReport, _build, evaluate_run, load_problems, normalise_metrics, open_run,
+    )
 
     metrics = normalise_metrics(metrics, blind=kwargs.pop("blind", False))
     if kwargs.get("problems") is None:
@@ -96,17 +98,6 @@ def evaluate_panel(run_dir: str | Path, metrics: list[str], judge: Any, *, sampl
     report.unknown_ids = next(iter(passes.values())).unknown_ids
     _write(report, Path(run_dir), kwargs["problems"], model_metrics)
     return report
-
-
-def _build(spec: Any, options: dict[str, Any], dry_run: bool) -> Any:
-    from scigenbench.metrics.specs import resolve_backend
-
-    try:
-        return resolve_backend(spec, **options)
-    except Exception:
-        if dry_run:
-            return None
-        raise
 
 
 def _sum_counts(report: Any, passes) -> None:
