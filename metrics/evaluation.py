@@ -106,6 +106,8 @@ class EvalReport:
     judge_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     judge_records: dict[str, dict[str, list[ItemResult]]] = field(default_factory=dict)
     agreement: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: judges × samples evaluated (1 for the ordinary single-judge evaluation)
+    passes: int = 1
 
     def to_text(self) -> str:
         lines = []
@@ -118,6 +120,8 @@ class EvalReport:
                 lines.append(f"{metric}: {plan['items_to_evaluate']} items to evaluate, {plan['calls']} model calls"
                              + (f" (+ up to {plan['grader_calls_max']} grader calls)" if plan["grader_calls_max"]
                                 else ""))
+            if self.passes > 1:
+                lines.append(f"(items counted once per judge and sample: {self.passes} passes)")
             total = sum(p["calls"] for p in self.planned_calls.values())
             total_max = total + sum(p["grader_calls_max"] for p in self.planned_calls.values())
             lines.append(f"dry run: would make {total} model calls (at most {total_max}); cached answers cost none")
@@ -151,7 +155,10 @@ def _judge_lines(metric: str, s: dict[str, Any], per_judge: dict[str, dict[str, 
     lines = []
     if s.get("samples", 1) > 1:
         spread = s.get("sample_sd_mean")
-        lines.append(f"{metric}: {s['samples']} samples per item (temperature {s.get('temperature')})"
+        temperature = s.get("temperature")
+        lines.append(f"{metric}: {s['samples']} samples per item (temperature "
+                     + (f"{temperature})" if temperature is not None else
+                        "0: samples differ only if the judge is nondeterministic; set --temperature)")
                      + (f", mean per-item score sd {spread:.3f}" if spread is not None else ""))
     for judge, summaries in per_judge.items():
         if metric in summaries:

@@ -86,6 +86,7 @@ def evaluate_panel(run_dir: str | Path, metrics: list[str], judge: Any, *, sampl
             passes[(judge_id, k)] = evaluate_run(
                 run_dir, model_metrics, answerer, backend_options=options, dry_run=dry_run, n_boot=n_boot,
                 _pass={"sample": k, "temperature": temperature}, **kwargs)
+    report.passes = len(passes)
     _sum_counts(report, [*runs, *passes.values()])
     report.cost_usd = sum(float((b.stats() if hasattr(b, "stats") else {}).get("cost_usd", 0) or 0)
                           for b in backends if b is not None) + sum(r.cost_usd for r in runs)
