@@ -81,3 +81,15 @@ def test_a_constant_judge_comes_out_at_chance(tmp_path):
             assert block["ci95"] == ([0.5, 0.5] if block["n"] > 1 else None), (kind, metric)
     assert all(not d["moves"] for per_dim in report["judge_dimensions"].values() for d in per_dim.values())
     assert (tmp_path / "check" / "report.md").read_text().startswith("# judge-check: fake")
+
+
+def test_export_only_writes_a_loadable_versioned_dataset(tmp_path, capsys):
+    from datasets import load_dataset
+
+    items = "mini-physics-incline-friction,mini-math-cone-volume"
+    assert main(["judge-check", "--export-only", "--out", str(tmp_path), "--items", items,
+                 "--kinds", "change_value,reverse_direction"]) == 0
+    assert "3 corruptions of 2 references" in capsys.readouterr().out
+    ds = load_dataset("imagefolder", data_dir=str(tmp_path / "corruption_set"), split="train")
+    assert sorted(ds["kind"]) == ["change_value", "change_value", "reference", "reference", "reverse_direction"]
+    assert set(ds["set_version"]) == {"1.0"} and ds[0]["image"].size[0] > 100
