@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scigenbench.generators.backends.limits import CallLimits
 from scigenbench.metrics import aggregate
 from scigenbench.metrics.panel import (
     MODEL_METRICS, SampledBackend, agreement_for, combine_samples, panel_record, slug,
@@ -68,6 +69,10 @@ def evaluate_panel(run_dir: str | Path, metrics: list[str], judge: Any, *, sampl
             raise ValueError(f"{run_dir}/run.json names no dataset; pass --dataset mini|scigen|seephys")
         kwargs["problems"] = load_problems(dataset, kwargs.pop("data_dir", None))
     options = dict(backend_options or {})
+    # one request limit for the whole panel: every pass, judge and grader draws from it (--concurrency, --rpm)
+    options["limits"] = options.get("limits") or CallLimits(
+        kwargs.get("concurrency", 16), options.pop("rpm", None), bool(options.pop("adaptive", False)))
+    options.pop("concurrency", None)
     judges = _judge_list(judge)
     backends = [_build(spec, options, dry_run) for spec in judges]
     ids = [model_id(b) if b is not None else str(s) for b, s in zip(backends, judges)]
@@ -85,7 +90,8 @@ def evaluate_panel(run_dir: str | Path, metrics: list[str], judge: Any, *, sampl
             answerer = SampledBackend(backend, k, temperature) if backend is not None else judge_id
             passes[(judge_id, k)] = evaluate_run(
                 run_dir, model_metrics, answerer, backend_options=options, dry_run=dry_run, n_boot=n_boot,
-                _pass={"sample": k, "temperature": temperature}, **kwargs)
+                graders=_graders(kwargs, backend, temperature), _pass={"sample": k, "temperature": temperature},
+                **{k_: v for k_, v in kwargs.items() if k_ != "graders"})
     report.passes = len(passes)
     _sum_counts(report, [*runs, *passes.values()])
     report.cost_usd = sum(float((b.stats() if hasattr(b, "stats") else {}).get("cost_usd", 0) or 0)
@@ -99,6 +105,15 @@ def evaluate_panel(run_dir: str | Path, metrics: list[str], judge: Any, *, sampl
     report.unknown_ids = next(iter(passes.values())).unknown_ids
     _write(report, Path(run_dir), kwargs["problems"], model_metrics)
     return report
+
+
+def _graders(kwargs: dict[str, Any], backend: Any, temperature: float | None) -> dict[str, Any] | None:
+    """The passes' graders: the user's; with a set temperature and no grader, R_inv verdicts come from the judge
+    itself at its default temperature (the sampled answerer is not its own grader)."""
+    graders = dict(kwargs.get("graders") or {})
+    if temperature is not None and kwargs.get("grader") is None and graders.get("rinv") is None and backend is not None:
+        graders["rinv"] = backend
+    return graders or None
 
 
 def _sum_counts(report: Any, passes) -> None:
