@@ -106,7 +106,7 @@ class EvalReport:
     judge_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     judge_records: dict[str, dict[str, list[ItemResult]]] = field(default_factory=dict)
     agreement: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: judges × samples evaluated (1 for the ordinary single-judge evaluation)
+    #: answerers evaluated: judges × samples (1 for the ordinary single-judge evaluation)
     passes: int = 1
 
     def to_text(self) -> str:
@@ -121,7 +121,7 @@ class EvalReport:
                              + (f" (+ up to {plan['grader_calls_max']} grader calls)" if plan["grader_calls_max"]
                                 else ""))
             if self.passes > 1:
-                lines.append(f"(items counted once per judge and sample: {self.passes} passes)")
+                lines.append(f"(items counted once per judge and sample: {self.passes} answerers)")
             total = sum(p["calls"] for p in self.planned_calls.values())
             total_max = total + sum(p["grader_calls_max"] for p in self.planned_calls.values())
             lines.append(f"dry run: would make {total} model calls (at most {total_max}); cached answers cost none")
@@ -216,7 +216,7 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                  fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
                  n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None,
                  compat: dict[str, str] | None = None, graders: dict[str, Any] | None = None, samples: int = 1,
-                 temperature: float | None = None, _pass: dict[str, Any] | None = None) -> EvalReport:
+                 temperature: float | None = None) -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
@@ -252,17 +252,11 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             mean and spread, two-stage bootstrap CIs (PROTOCOL §4.1).
         temperature: the judge's / answering model's decoding temperature (graders stay at 0).
     """
-    from scigenbench.metrics.panel_run import evaluate_panel, is_panel_call
+    from scigenbench.metrics import panel_run
 
-    if _pass is None and is_panel_call(judge, samples, temperature):
-        return evaluate_panel(run_dir, metrics, judge, samples=samples, temperature=temperature, grader=grader,
-                              dataset=dataset, problems=problems, data_dir=data_dir, concurrency=concurrency,
-                              dry_run=dry_run, blind=blind, progress=progress, backend_options=backend_options,
-                              fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader,
-                              n_boot=n_boot, clip_model=clip_model, fid=fid, feature_extractor=feature_extractor,
-                              compat=compat, graders=graders)
-    if isinstance(judge, (list, tuple)):
-        judge = judge[0]
+    judges = panel_run.judge_list(judge)
+    if samples < 1:
+        raise ValueError(f"--samples must be >= 1, got {samples}")
     started = time.perf_counter()
     extra = validate_compat(compat)
     run = open_run(run_dir)
@@ -272,7 +266,7 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         if not dataset:
             raise ValueError(f"{run.root}/run.json names no dataset; pass --dataset mini|scigen|seephys")
         problems = load_problems(dataset, data_dir)
-    if is_proxy(judge):
+    if any(is_proxy(j) for j in judges):
         unsupported = [m for m in metrics if m not in PROXY_METRICS]
         if unsupported:
             raise ValueError(f"the ocr proxy answers multiple-choice quizzes only; metrics {unsupported} need a real "
@@ -280,13 +274,12 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1 (model requests in flight), got {concurrency}")
     options = dict(backend_options or {})
-    # a judge panel's passes share the panel's limits (given in backend_options)
-    limits = options.pop("limits", None) or CallLimits(concurrency, options.get("rpm"), bool(options.get("adaptive")))
-    for name in ("rpm", "adaptive", "concurrency"):
-        options.pop(name, None)
+    limits = CallLimits(concurrency, options.pop("rpm", None), bool(options.pop("adaptive", False)))
+    options.pop("concurrency", None)
     options["limits"] = limits
     needs_models = any(m != "fidelity" for m in metrics)
-    judge_backend = _build(judge, options, dry_run) if needs_models else None
+    judge_backends = [_build(j, options, dry_run) if needs_models else None for j in judges]
+    judge_backend = judge_backends[0]
     specs = {"quiz": grader, "rinv": grader, **{k: v for k, v in (graders or {}).items() if v is not None}}
     built: dict[int, Any] = {}
     grader_backends: dict[str, Any] = {}
@@ -296,7 +289,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             same = [m for m in grader_backends if specs.get(m) is spec or specs.get(m) == spec]
             grader_backends[metric] = grader_backends[same[0]] if same else _build(spec, options, dry_run)
     grader_backends["quiz_blind"] = grader_backends.get("quiz")
-    judge_id = model_id(judge_backend) if judge_backend is not None else judge
+    slots = panel_run.answerer_slots(judges, judge_backends, samples, temperature)
+    judge_id = slots[0].judge_id
     grader_ids = {m: (model_id(b) if b is not None else specs.get(m if m != "quiz_blind" else "quiz"))
                   for m, b in grader_backends.items()}
     report = EvalReport(Path(run_dir), metrics, dry_run=dry_run)
@@ -312,60 +306,71 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     eval_dir = run.root / RESULTS_DIR
     file_shas = {str(p["id"]): _file_sha(run.image(str(p["id"]))) for p in problems}
     settings = dict(fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader, **extra)
-    current, work = _plan_work(metrics, problems, run, file_shas, eval_dir, judge_id, grader_ids, settings, report,
-                               pass_opts=_pass or {})
+    current, work = _plan_work(metrics, problems, run, file_shas, eval_dir, slots, grader_ids, settings, report)
+    report.passes = len(slots)
     if dry_run:
         for metric in metrics:
-            todo = [w.problem for w in work if any(t.metric == metric for t in w.tasks)]
-            report.planned_calls[metric] = _plan(metric, todo, run, grader_ids.get(metric))
+            for slot in panel_run.slots_of(metric, slots):
+                todo = [w.problem for w in work if any(t.metric == metric and t.judge == slot.key for t in w.tasks)]
+                plan = _plan(metric, todo, run, grader_ids.get(metric))
+                into = report.planned_calls.setdefault(metric, dict.fromkeys(plan, 0))
+                for name, n in plan.items():
+                    into[name] += n
         report.seconds = time.perf_counter() - started
         return report
-    ctx = EvalContext(answerers={"default": judge_backend}, default="default",
-                      graders=grader_backends, switches=settings)
+    ctx = EvalContext(answerers={slot.key or "default": slot.backend for slot in slots},
+                      default=slots[0].key or "default", graders=grader_backends, switches=settings)
     _run_work(ctx, work, eval_dir, report, current, concurrency=concurrency, progress=progress)
+    model_metrics = panel_run.combined_metrics(metrics, slots)
     for metric in metrics:
-        report.records[metric] = [current[metric][str(p["id"])] for p in problems]
-    if _pass is not None:  # one pass of a judge panel / of K samples: the panel combines, summarises and writes
-        report.seconds = time.perf_counter() - started
-        return report
-    for metric in metrics:
-        report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
+        if metric not in model_metrics:
+            report.records[metric] = [current[metric][str(p["id"])] for p in problems]
+            report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
+    if model_metrics:  # a judge panel and/or K samples: combine the answerers' records (PROTOCOL §4.1)
+        panel_run.combine(report, current, problems, model_metrics, slots, samples, temperature, n_boot)
     if "fidelity" in metrics and (clip_model is not None or fid or feature_extractor is not None):
         report.summaries["fidelity"].update(fidelity_set_metrics(
             problems, run, report.records["fidelity"], clip_model=clip_model, fid=fid or bool(feature_extractor),
             feature_extractor=feature_extractor, mode=fidelity_mode))
-    for backend in {id(b): b for b in (judge_backend, *grader_backends.values()) if b is not None}.values():
+    for backend in {id(b): b for b in (*judge_backends, *grader_backends.values()) if b is not None}.values():
         stats = backend.stats() if hasattr(backend, "stats") else {}
         report.cost_usd += float(stats.get("cost_usd", 0.0) or 0.0)
     _write_outputs(report, eval_dir, problems)
+    if model_metrics:
+        panel_run.write_panel_outputs(report, eval_dir)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _plan_work(metrics: list[str], problems: list[dict[str, Any]], run: RunImages, file_shas: dict[str, str | None],
-               eval_dir: Path, judge_id: str | None, grader_ids: dict[str, str | None], settings: dict[str, str],
-               report: EvalReport, pass_opts: dict[str, Any] | None = None
-               ) -> tuple[dict[str, dict[str, ItemResult]], list[ItemWork]]:
+               eval_dir: Path, slots: list[Any], grader_ids: dict[str, str | None], settings: dict[str, str],
+               report: EvalReport) -> tuple[dict[str, dict[str, ItemResult]], list[ItemWork]]:
     """Records already final under today's keys (reused) and, per item, the tasks still to compute.
-    ``pass_opts`` (``sample``, ``temperature``) extend the keys of a panel's / K samples' pass."""
-    from scigenbench.metrics.panel_run import pass_key
 
-    current: dict[str, dict[str, ItemResult]] = {m: {} for m in metrics}
+    ``slots`` are the answerers (:func:`~scigenbench.metrics.panel_run.answerer_slots`): one per judge and sample;
+    a slot's records live in ``current[slot_name(metric, slot.key)]`` and its keys name its judge, sample and
+    temperature. The ordinary single-judge evaluation has one slot whose key is ``None``."""
+    from scigenbench.metrics.panel_run import pass_key, slot_name, slots_of
+
+    current: dict[str, dict[str, ItemResult]] = {}
     tasks_by_item: dict[str, list[ItemTask]] = {}
     for metric in metrics:
         existing = ResultStore(eval_dir, metric).load()
         switches = _switches(metric, **settings)
-        for p in problems:
-            item_id = str(p["id"])
-            key = pass_key(_key_for(metric, item_id, judge_id, grader_ids.get(metric), file_shas[item_id], switches),
-                           **(pass_opts or {}))
-            row = existing.get(key)
-            if row is not None and _is_final(row):
-                current[metric][item_id] = ItemResult.from_dict(row)
-            else:
-                tasks_by_item.setdefault(item_id, []).append(ItemTask(metric, key))
-        report.reused[metric] = len(current[metric])
-        report.evaluated[metric] = sum(any(t.metric == metric for t in ts) for ts in tasks_by_item.values())
+        report.reused[metric] = report.evaluated[metric] = 0
+        for slot in slots_of(metric, slots):
+            done = current.setdefault(slot_name(metric, slot.key), {})
+            for p in problems:
+                item_id = str(p["id"])
+                key = pass_key(_key_for(metric, item_id, slot.judge_id, grader_ids.get(metric), file_shas[item_id],
+                                        switches), slot.sample, slot.temperature)
+                row = existing.get(key)
+                if row is not None and _is_final(row):
+                    done[item_id] = ItemResult.from_dict(row)
+                else:
+                    tasks_by_item.setdefault(item_id, []).append(ItemTask(metric, key, slot.key, slot.sample))
+                    report.evaluated[metric] += 1
+            report.reused[metric] += len(done)
     work = [ItemWork(p, run.image(str(p["id"])), run.missing_reason(str(p["id"])), tasks_by_item[str(p["id"])])
             for p in problems if str(p["id"]) in tasks_by_item]
     return current, work
@@ -376,8 +381,10 @@ def _run_work(ctx: EvalContext, work: list[ItemWork], eval_dir: Path, report: Ev
     """Compute ``work`` on the metrics event loop, writing records in batches and filling ``current``."""
     bar = _progress_bar(len(work), ",".join(report.metrics), progress)
 
+    from scigenbench.metrics.panel_run import slot_name
+
     def on_record(task: ItemTask, record: ItemResult) -> None:
-        current[task.metric][record.id] = record
+        current[slot_name(task.metric, task.judge)][record.id] = record
         report.calls[task.metric] = report.calls.get(task.metric, 0) + record.calls
         for k in ("prompt_tokens", "completion_tokens"):
             report.tokens[k] = report.tokens.get(k, 0) + int(record.usage.get(k, 0) or 0)

@@ -26,7 +26,8 @@ MODEL_METRICS = ("judge", "quiz", "quiz_blind", "rinv")
 
 
 class SampledBackend:
-    """A chat backend asking for sample ``sample`` (``seed=sample`` when ≥ 1) at ``temperature`` (when given).
+    """A chat backend asking for sample ``sample`` (``seed=sample`` when ≥ 1) at ``temperature`` (when given;
+    grader prompts keep their own temperature, 0).
 
     Everything else (``describe``, ``stats``, the model id in results) is the wrapped backend's.
     """
@@ -36,7 +37,8 @@ class SampledBackend:
 
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         params = dict(params)
-        if self.temperature is not None:
+        # the judge answers at the sampling temperature; as its own grader (R_inv by default) it stays at 0
+        if self.temperature is not None and "grader" not in str(params.get("prompt_version") or ""):
             params["temperature"] = self.temperature
         if self.sample:
             params["seed"] = self.sample

@@ -1,10 +1,11 @@
-"""Evaluate a run with a judge panel and/or K samples per item (``evaluate_run(judge=[A, B], samples=K)``).
+"""Judge panels and K samples per item inside one evaluation (``evaluate_run(judge=[A, B], samples=K)``).
 
-Each (judge, sample) is one *pass* of the ordinary evaluation (:func:`~scigenbench.metrics.evaluation.evaluate_run`
-with the judge wrapped by :class:`~scigenbench.metrics.panel.SampledBackend`): its records are stored, resumed and
-cached like any single-judge evaluation, under keys that name the judge and, for samples ≥ 1 or a set
-temperature, the sample and temperature (:func:`pass_key`). This module then combines the passes
-(:mod:`scigenbench.metrics.panel`) and writes:
+The evaluation runner schedules one task per (metric, item, judge, sample): every judge at every sample index is
+an answerer *slot* (:class:`Slot`) of the run's ``EvalContext``, its judge wrapped by
+:class:`~scigenbench.metrics.panel.SampledBackend`; all tasks share the run's request limit and each item's image
+is read and encoded once. A slot's records are stored, resumed and cached like any single-judge evaluation, under
+keys that name the judge and, for samples ≥ 1 or a set temperature, the sample and temperature
+(:func:`pass_key`). This module then combines them (:mod:`scigenbench.metrics.panel`) and writes:
 
 - ``scores/<metric>.parquet``: the panel's records (one judge: that judge's sample-combined records);
 - ``scores/judges/<judge>/<metric>.parquet``: each judge's sample-combined records (panels only);
@@ -15,10 +16,10 @@ temperature, the sample and temperature (:func:`pass_key`). This module then com
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scigenbench.generators.backends.limits import CallLimits
 from scigenbench.metrics import aggregate
 from scigenbench.metrics.panel import (
     MODEL_METRICS, SampledBackend, agreement_for, combine_samples, panel_record, slug,
@@ -39,110 +40,79 @@ def pass_key(key: str, sample: int = 0, temperature: float | None = None) -> str
     return json.dumps([json.loads(key), extra], separators=(",", ":")) if extra else key
 
 
-def _judge_list(judge: Any) -> list[Any]:
+def judge_list(judge: Any) -> list[Any]:
+    """``judge`` as a list (a panel is several)."""
     judges = list(judge) if isinstance(judge, (list, tuple)) else [judge]
     if not judges:
         raise ValueError("give at least one judge (--judge SPEC)")
     return judges
 
 
-def is_panel_call(judge: Any, samples: int, temperature: float | None) -> bool:
-    """Whether ``evaluate_run`` needs this module: several judges, several samples or a set temperature."""
-    if samples < 1:
-        raise ValueError(f"--samples must be >= 1, got {samples}")
-    return len(_judge_list(judge)) > 1 or samples > 1 or temperature is not None
+@dataclass
+class Slot:
+    """One answerer of an evaluation: a judge at one sample index (``key`` names it in ``EvalContext.answerers``;
+    ``None`` for the ordinary single-judge evaluation, whose records and keys stay as they always were)."""
+
+    key: str | None
+    judge_id: str
+    sample: int
+    temperature: float | None
+    backend: Any
 
 
-def evaluate_panel(run_dir: str | Path, metrics: list[str], judge: Any, *, samples: int = 1,
-                   temperature: float | None = None, backend_options: dict[str, Any] | None = None,
-                   dry_run: bool = False, n_boot: int = 1000, **kwargs: Any) -> Any:
-    """Run every (judge, sample) pass of the evaluation and combine them; returns an ``EvalReport`` whose
-    ``records``/``summaries`` are the panel's, with ``judge_summaries`` and ``agreement`` added."""
-    from scigenbench.metrics.evaluation import (
-        EvalReport, _build, evaluate_run, load_problems, normalise_metrics, open_run,
-    )
-
-    metrics = normalise_metrics(metrics, blind=kwargs.pop("blind", False))
-    if kwargs.get("problems") is None:
-        dataset = kwargs.pop("dataset", None) or open_run(run_dir).dataset
-        if not dataset:
-            raise ValueError(f"{run_dir}/run.json names no dataset; pass --dataset mini|scigen|seephys")
-        kwargs["problems"] = load_problems(dataset, kwargs.pop("data_dir", None))
-    options = dict(backend_options or {})
-    # one request limit for the whole panel: every pass, judge and grader draws from it (--concurrency, --rpm)
-    options["limits"] = options.get("limits") or CallLimits(
-        kwargs.get("concurrency", 16), options.pop("rpm", None), bool(options.pop("adaptive", False)))
-    options.pop("concurrency", None)
-    judges = _judge_list(judge)
-    backends = [_build(spec, options, dry_run) for spec in judges]
-    ids = [model_id(b) if b is not None else str(s) for b, s in zip(backends, judges)]
+def answerer_slots(judges: list[Any], backends: list[Any], samples: int,
+                   temperature: float | None) -> list[Slot]:
+    """One slot per judge and sample (sample k ≥ 1 asks with ``seed=k``; see :class:`SampledBackend`)."""
+    ids = [model_id(b) if b is not None else str(j) for j, b in zip(judges, backends)]
     if len(set(ids)) != len(ids):
         raise ValueError(f"each judge of a panel must be a different model; got {ids}")
-    report = EvalReport(Path(run_dir), metrics, dry_run=dry_run)
-    model_metrics = [m for m in metrics if m in MODEL_METRICS]
-    runs = []
-    if len(model_metrics) < len(metrics):  # fidelity calls no model: evaluated once, the ordinary way
-        runs.append(evaluate_run(run_dir, [m for m in metrics if m not in MODEL_METRICS], judges[0],
-                                 backend_options=options, dry_run=dry_run, n_boot=n_boot, **kwargs))
-    passes: dict[tuple[str, int], Any] = {}
-    for judge_id, backend in zip(ids, backends):
-        for k in range(samples):
-            answerer = SampledBackend(backend, k, temperature) if backend is not None else judge_id
-            passes[(judge_id, k)] = evaluate_run(
-                run_dir, model_metrics, answerer, backend_options=options, dry_run=dry_run, n_boot=n_boot,
-                graders=_graders(kwargs, backend, temperature), _pass={"sample": k, "temperature": temperature},
-                **{k_: v for k_, v in kwargs.items() if k_ != "graders"})
-    report.passes = len(passes)
-    _sum_counts(report, [*runs, *passes.values()])
-    report.cost_usd = sum(float((b.stats() if hasattr(b, "stats") else {}).get("cost_usd", 0) or 0)
-                          for b in backends if b is not None) + sum(r.cost_usd for r in runs)
-    if dry_run:
-        return report
-    for r in runs:
-        report.records.update(r.records)
-        report.summaries.update(r.summaries)
-    _combine(report, passes, ids, model_metrics, samples, temperature, n_boot)
-    report.unknown_ids = next(iter(passes.values())).unknown_ids
-    _write(report, Path(run_dir), kwargs["problems"], model_metrics)
-    return report
+    if len(judges) == 1 and samples == 1 and temperature is None:
+        return [Slot(None, ids[0], 0, None, backends[0])]
+    return [Slot(f"{judge_id}#{k}", judge_id, k, temperature,
+                 SampledBackend(backend, k, temperature) if backend is not None else None)
+            for judge_id, backend in zip(ids, backends) for k in range(samples)]
 
 
-def _graders(kwargs: dict[str, Any], backend: Any, temperature: float | None) -> dict[str, Any] | None:
-    """The passes' graders: the user's; with a set temperature and no grader, R_inv verdicts come from the judge
-    itself at its default temperature (the sampled answerer is not its own grader)."""
-    graders = dict(kwargs.get("graders") or {})
-    if temperature is not None and kwargs.get("grader") is None and graders.get("rinv") is None and backend is not None:
-        graders["rinv"] = backend
-    return graders or None
+def slot_name(metric: str, key: str | None) -> str:
+    """Where a slot's records of ``metric`` are gathered during the run."""
+    return metric if key is None else f"{metric}|{key}"
 
 
-def _sum_counts(report: Any, passes) -> None:
-    for p in passes:
-        for field in ("calls", "evaluated", "reused"):
-            total = getattr(report, field)
-            for metric, n in getattr(p, field).items():
-                total[metric] = total.get(metric, 0) + n
-        for key, n in p.tokens.items():
-            report.tokens[key] = report.tokens.get(key, 0) + n
-        report.seconds += p.seconds
-        for metric, plan in p.planned_calls.items():
-            into = report.planned_calls.setdefault(metric, {k: 0 for k in plan})
-            for k, n in plan.items():
-                into[k] = into.get(k, 0) + n
+def slots_of(metric: str, slots: list[Slot]) -> list[Slot]:
+    """The slots that score ``metric``: every one for a model metric; fidelity (no model) is scored once."""
+    if metric in MODEL_METRICS:
+        return slots
+    return [Slot(None, slots[0].judge_id, 0, None, slots[0].backend)]
 
 
-def _combine(report: Any, passes: dict[tuple[str, int], Any], ids: list[str], metrics: list[str], samples: int,
-             temperature: float | None, n_boot: int) -> None:
+def combined_metrics(metrics: list[str], slots: list[Slot]) -> list[str]:
+    """The metrics whose records are combined over judges / samples (none for the ordinary evaluation)."""
+    if len(slots) == 1 and slots[0].key is None:
+        return []
+    return [m for m in metrics if m in MODEL_METRICS]
+
+
+def combine(report: Any, current: dict[str, dict[str, ItemResult]], problems: list[dict[str, Any]],
+            metrics: list[str], slots: list[Slot], samples: int, temperature: float | None, n_boot: int) -> None:
+    """Fill ``report`` (records, summaries, per-judge summaries and records, agreement) from the slots' records."""
+    ids = list(dict.fromkeys(slot.judge_id for slot in slots))
+    passes = {(slot.judge_id, slot.sample): {m: [current[slot_name(m, slot.key)][str(p["id"])] for p in problems]
+                                            for m in metrics} for slot in slots}
+    _combine(report, passes, ids, metrics, samples, temperature, n_boot)
+
+
+def _combine(report: Any, passes: dict[tuple[str, int], dict[str, list[ItemResult]]], ids: list[str],
+             metrics: list[str], samples: int, temperature: float | None, n_boot: int) -> None:
     panel = len(ids) > 1
     report.judge_summaries = {j: {} for j in ids} if panel else {}
     report.judge_records = {j: {} for j in ids} if panel else {}
     report.agreement = {}
     for metric in metrics:
-        n_items = len(passes[(ids[0], 0)].records[metric])
-        per_judge = {j: [combine_samples(metric, [passes[(j, k)].records[metric][i] for k in range(samples)])
+        n_items = len(passes[(ids[0], 0)][metric])
+        per_judge = {j: [combine_samples(metric, [passes[(j, k)][metric][i] for k in range(samples)])
                          for i in range(n_items)] for j in ids}
         if panel:
-            records = [combine_samples(metric, [panel_record(metric, {j: passes[(j, k)].records[metric][i]
+            records = [combine_samples(metric, [panel_record(metric, {j: passes[(j, k)][metric][i]
                                                                       for j in ids}) for k in range(samples)])
                        for i in range(n_items)]
             for j in ids:
@@ -168,18 +138,11 @@ def _summary(records: list[ItemResult], metric: str, n_boot: int, samples: int,
     return summary
 
 
-def _write(report: Any, run_dir: Path, problems: list[dict[str, Any]], model_metrics: list[str]) -> None:
-    """Parquet snapshots and summary.json of the model metrics, plus per-judge files and agreement."""
-    from scigenbench.metrics.evaluation import _write_outputs
-    from scigenbench.metrics.store import RESULTS_DIR, write_parquet
+def write_panel_outputs(report: Any, eval_dir: Path) -> None:
+    """Each panel judge's records (``scores/judges/<judge>/<metric>.parquet``) and, in ``summary.json``, the
+    per-judge summaries (``judges``) and the agreement (``agreement``) of the metrics just evaluated."""
+    from scigenbench.metrics.store import write_parquet
 
-    eval_dir = run_dir / RESULTS_DIR
-    written = report.metrics
-    report.metrics = model_metrics  # fidelity was written by its own evaluation
-    try:
-        _write_outputs(report, eval_dir, problems)
-    finally:
-        report.metrics = written
     for judge_id, per_metric in report.judge_records.items():
         folder = eval_dir / "judges" / slug(judge_id)
         folder.mkdir(parents=True, exist_ok=True)
