@@ -93,3 +93,16 @@ def test_export_only_writes_a_loadable_versioned_dataset(tmp_path, capsys):
     ds = load_dataset("imagefolder", data_dir=str(tmp_path / "corruption_set"), split="train")
     assert sorted(ds["kind"]) == ["change_value", "change_value", "reference", "reference", "reverse_direction"]
     assert set(ds["set_version"]) == {"1.0"} and ds[0]["image"].size[0] > 100
+
+
+def test_dimension_moves_by_hand():
+    from scigenbench.metrics.judge_check import dimension_moves
+
+    ref = {"Correctness_Fidelity": 2, "Layout_Precision": 2, "Readability_Occlusion": 2,
+           "Scientific_Plausibility": 1, "Expressiveness_Richness": 1}
+    worse = dict(ref, Readability_Occlusion=0)
+    moves = dimension_moves([(ref, worse), (ref, dict(ref, Readability_Occlusion=1)), (ref, ref)], n_boot=300)
+    assert moves["Readability_Occlusion"]["mean_drop"] == pytest.approx((2 + 1 + 0) / 3)
+    assert moves["Readability_Occlusion"]["moves"] and moves["Readability_Occlusion"]["short"] == "R&O"
+    assert moves["Correctness_Fidelity"] == {"short": "C&F", "mean_drop": 0.0, "ci95": [0.0, 0.0], "n": 3,
+                                             "moves": False}
