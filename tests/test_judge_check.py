@@ -101,8 +101,9 @@ def test_dimension_moves_by_hand():
     ref = {"Correctness_Fidelity": 2, "Layout_Precision": 2, "Readability_Occlusion": 2,
            "Scientific_Plausibility": 1, "Expressiveness_Richness": 1}
     worse = dict(ref, Readability_Occlusion=0)
-    moves = dimension_moves([(ref, worse), (ref, dict(ref, Readability_Occlusion=1)), (ref, ref)], n_boot=300)
-    assert moves["Readability_Occlusion"]["mean_drop"] == pytest.approx((2 + 1 + 0) / 3)
+    slightly = dict(ref, Readability_Occlusion=1)
+    moves = dimension_moves([(ref, worse), (ref, slightly), (ref, slightly)], n_boot=300)
+    assert moves["Readability_Occlusion"]["mean_drop"] == pytest.approx((2 + 1 + 1) / 3)
     assert moves["Readability_Occlusion"]["moves"] and moves["Readability_Occlusion"]["short"] == "R&O"
     assert moves["Correctness_Fidelity"] == {"short": "C&F", "mean_drop": 0.0, "ci95": [0.0, 0.0], "n": 3,
                                              "moves": False}
