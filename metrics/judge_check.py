@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
+from scigenbench.generators.backends.limits import CallLimits
 from scigenbench.metrics.corruptions import (
     CORRUPTION_SET_VERSION, KIND_DESCRIPTIONS, KINDS, RenderedSet, build_corruptions, export_set, render_set,
 )
@@ -67,17 +67,6 @@ def dimension_moves(pairs: list[tuple[dict[str, int], dict[str, int]]], n_boot: 
     return out
 
 
-def _score(metric: str, problem: dict[str, Any], image: bytes, judge: Any, grader: Any) -> ItemResult:
-    from scigenbench.metrics import judge as judge_metric
-    from scigenbench.metrics import quiz, rinv
-
-    if metric == "judge":
-        return judge_metric.judge_item(problem, image, judge)
-    if metric == "quiz":
-        return quiz.quiz_item(problem, image, judge, grader=grader)
-    return rinv.rinv_item(problem, image, judge, grader=grader)
-
-
 def _plan_metrics(judge_spec: Any, metrics: Iterable[str] | None) -> tuple[list[str], dict[str, str]]:
     from scigenbench.metrics.specs import is_proxy
 
@@ -93,18 +82,26 @@ def _plan_metrics(judge_spec: Any, metrics: Iterable[str] | None) -> tuple[list[
 
 
 def score_set(rendered: RenderedSet, problems: dict[str, dict[str, Any]], metrics: list[str], judge: Any,
-              grader: Any, *, concurrency: int = 4) -> dict[tuple[str, str], ItemResult]:
-    """Score every reference and corrupted image with every metric: ``{(image id, metric): record}``."""
-    images = {f"{item_id}__{REFERENCE}": (item_id, png) for item_id, png in rendered.references.items()}
-    images.update({c.id: (c.item_id, png) for c, png in rendered.corruptions})
-    tasks = [(image_id, metric) for image_id in images for metric in metrics]
+              grader: Any, image_dir: Path, *, concurrency: int = 16) -> dict[tuple[str, str], ItemResult]:
+    """Score every reference and corrupted image (PNG files in ``image_dir``, named ``<image id>.png``) with every
+    metric through the evaluation runner: ``{(image id, metric): record}``. Each image is one runner item, so
+    all requests share the backends' limits and every image is encoded once."""
+    from scigenbench.metrics import _calls
+    from scigenbench.metrics.runner import EvalContext, ItemTask, ItemWork, run_items
 
-    def work(task: tuple[str, str]) -> ItemResult:
-        item_id, png = images[task[0]]
-        return _score(task[1], problems[item_id], png, judge, grader)
+    images = {f"{item_id}__{REFERENCE}": item_id for item_id in rendered.references}
+    images.update({c.id: c.item_id for c, _ in rendered.corruptions})
+    work = [ItemWork(problems[item_id], image_dir / f"{image_id}.png", "image not rendered",
+                     [ItemTask(metric, image_id) for metric in metrics]) for image_id, item_id in images.items()]
+    ctx = EvalContext(answerers={"judge": judge}, default="judge",
+                      graders={"quiz": grader, "rinv": grader} if grader is not None else {})
+    results: dict[tuple[str, str], ItemResult] = {}
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        return dict(zip(tasks, pool.map(work, tasks)))
+    def keep(task: ItemTask, record: ItemResult) -> None:
+        results[(task.key, task.metric)] = record
+
+    _calls.run_sync(run_items(ctx, work, None, items_in_flight=max(2, concurrency), on_record=keep))
+    return results
 
 
 def summarise(rendered: RenderedSet, results: dict[tuple[str, str], ItemResult], metrics: list[str], *,
@@ -154,7 +151,7 @@ def _quiz_flips(members, pairs) -> dict[str, int]:
 
 def run_judge_check(judge: Any, out_dir: str | Path, *, grader: Any = None, metrics: Iterable[str] | None = None,
                     kinds: Iterable[str] | None = None, items: Iterable[str] | None = None, n_boot: int = 1000,
-                    concurrency: int = 4, render_workers: int = 2,
+                    concurrency: int = 16, render_workers: int = 2,
                     backend_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build, render and score the corruption set with ``judge``; write and return the report.
 
@@ -166,7 +163,7 @@ def run_judge_check(judge: Any, out_dir: str | Path, *, grader: Any = None, metr
         kinds: subset of the corruption kinds (default: all).
         items: mini item ids to use (default: all).
         n_boot: bootstrap resamples for the CIs.
-        concurrency: images scored in parallel.
+        concurrency: model requests in flight (shared by the judge and the grader).
         render_workers: sandbox workers for rendering.
         backend_options: passed to ``get_backend`` (``cache``, ``timeout``, ...).
     """
@@ -177,15 +174,16 @@ def run_judge_check(judge: Any, out_dir: str | Path, *, grader: Any = None, metr
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics, skipped = _plan_metrics(judge, metrics)
-    options = dict(backend_options or {})
+    options = {"limits": CallLimits(concurrency), **(backend_options or {})}  # requests in flight over the check
     judge_backend = resolve_backend(judge, **options)
     grader_backend = resolve_backend(grader, **options) if grader is not None else None
     problems = {p["id"]: p for p in load_mini_problems()}
     rendered = render_set(build_corruptions(list(problems.values()), kinds, items), workers=render_workers)
     if not rendered.corruptions:
         raise ValueError("no corruption rendered (see the dropped list); check the sandbox with `scigenbench doctor`")
-    export_set(rendered, out / "corruption_set")
-    results = score_set(rendered, problems, metrics, judge_backend, grader_backend, concurrency=concurrency)
+    dataset_dir = export_set(rendered, out / "corruption_set")
+    results = score_set(rendered, problems, metrics, judge_backend, grader_backend, dataset_dir / "images",
+                        concurrency=concurrency)
     _write_scores(out / "scores.jsonl", results)
     report = {"judge": model_id(judge_backend), "grader": model_id(grader_backend), "set_version": CORRUPTION_SET_VERSION,
               "chance": CHANCE, "metrics": metrics, "skipped_metrics": skipped,

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--items", default=None, help="comma-separated mini item ids (default: all)")
     parser.add_argument("--export-only", action="store_true",
                         help="build, render and export the corruption set to OUT/corruption_set; score nothing")
-    parser.add_argument("--concurrency", type=int, default=4, help="images scored in parallel (default 4)")
+    parser.add_argument("--concurrency", type=int, default=16, help="model requests in flight (default 16)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per model call attempt")
     parser.add_argument("--no-cache", action="store_true", help="do not use the response cache")
