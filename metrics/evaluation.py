@@ -31,7 +31,12 @@ ALIASES = {"blind": "quiz_blind", "r_inv": "rinv", "ve": "rinv"}
 #: Results produced with any of them on are labelled ``protocol="upstream-compat"`` and keyed apart.
 COMPAT_SWITCHES = {"fidelity": ("default", ("upstream",)), "judge_parse": ("strict", ("fence_only",)),
                    "quiz_grader": ("rule", ("llm",)), "options": ("repaired", ("raw",)),
-                   "image_encoding": ("default", ("upstream",)), "corrupted": ("default", ("upstream",))}
+                   "image_encoding": ("default", ("upstream",)), "corrupted": ("default", ("upstream",)),
+                   "rinv_verdict": ("default", ("upstream",)), "decoding": ("default", ("upstream",))}
+#: switches passed through ``compat=`` (the others have their own arguments of :func:`evaluate_run`)
+COMPAT_EXTRA = ("options", "image_encoding", "corrupted", "rinv_verdict", "decoding")
+#: ``--compat upstream``: every switch on, the closest we get to upstream's numbers on the same replies
+ALL_UPSTREAM = {name: values[0] for name, (_, values) in COMPAT_SWITCHES.items()}
 #: metrics the OCR proxy can answer (it only reads multiple-choice quizzes)
 PROXY_METRICS = {"quiz", "quiz_blind", "fidelity"}
 
@@ -289,6 +294,9 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             same = [m for m in grader_backends if specs.get(m) is spec or specs.get(m) == spec]
             grader_backends[metric] = grader_backends[same[0]] if same else _build(spec, options, dry_run)
     grader_backends["quiz_blind"] = grader_backends.get("quiz")
+    if quiz_grader == "llm" and any(m.startswith("quiz") for m in metrics) and specs.get("quiz") is None:
+        raise ValueError("quiz_grader=llm (upstream's verification call) needs a grader model: pass --grader or "
+                         "--quiz-grader SPEC")
     slots = panel_run.answerer_slots(judges, judge_backends, samples, temperature)
     judge_id = slots[0].judge_id
     grader_ids = {m: (model_id(b) if b is not None else specs.get(m if m != "quiz_blind" else "quiz"))
@@ -442,7 +450,7 @@ def _build(spec: Any, options: dict[str, Any], dry_run: bool) -> Any:
 
 def validate_compat(compat: dict[str, str] | None) -> dict[str, str]:
     """Check the ``options``/``image_encoding``/``corrupted`` switches; returns them with defaults filled in."""
-    out = {name: COMPAT_SWITCHES[name][0] for name in ("options", "image_encoding", "corrupted")}
+    out = {name: COMPAT_SWITCHES[name][0] for name in COMPAT_EXTRA}
     for name, value in (compat or {}).items():
         if name not in out or (value != COMPAT_SWITCHES[name][0] and value not in COMPAT_SWITCHES[name][1]):
             choices = ", ".join(f"{n}={v}" for n in out for v in COMPAT_SWITCHES[n][1])
@@ -453,18 +461,20 @@ def validate_compat(compat: dict[str, str] | None) -> dict[str, str]:
 
 
 def _switches(metric: str, fidelity_mode: str, judge_parse: str, quiz_grader: str, options: str = "repaired",
-              image_encoding: str = "default", corrupted: str = "default") -> str:
+              image_encoding: str = "default", corrupted: str = "default", rinv_verdict: str = "default",
+              decoding: str = "default") -> str:
     """Active compatibility switches of ``metric`` (part of the result key, so modes never mix)."""
     from scigenbench.metrics.judge import judge_switches
     from scigenbench.metrics.quiz import quiz_switches
+    from scigenbench.metrics.rinv import rinv_switches
 
-    encoding = ["image_encoding=upstream"] if image_encoding == "upstream" else []
-    broken = ["corrupted=upstream"] if corrupted == "upstream" else []
-    active = {"judge": judge_switches(judge_parse=judge_parse, image_encoding=image_encoding, corrupted=corrupted),
+    active = {"judge": judge_switches(judge_parse=judge_parse, image_encoding=image_encoding, corrupted=corrupted,
+                                      decoding=decoding),
               "quiz": quiz_switches(quiz_grader=quiz_grader, options=options, image_encoding=image_encoding,
-                                    corrupted=corrupted),
-              "quiz_blind": quiz_switches(quiz_grader=quiz_grader, options=options, blind=True),
-              "rinv": encoding + broken,
+                                    corrupted=corrupted, decoding=decoding),
+              "quiz_blind": quiz_switches(quiz_grader=quiz_grader, options=options, blind=True, decoding=decoding),
+              "rinv": rinv_switches(image_encoding=image_encoding, corrupted=corrupted, rinv_verdict=rinv_verdict,
+                                    decoding=decoding),
               "fidelity": [f"fidelity={fidelity_mode}"] if fidelity_mode != "default" else []}
     return ",".join(active.get(metric, []))
 
@@ -477,16 +487,20 @@ def _key_for(metric: str, item_id: str, judge_id: str | None, grader_id: str | N
     version = prompt_version(metric)
     # the grader's template decides scores too: a reworded grader prompt must not reuse old verdicts
     if metric == "rinv":
-        version += "+" + prompt_version("rinv_grader")
+        version += "+" + prompt_version("rinv_grader_upstream" if "rinv_verdict=upstream" in switches
+                                        else "rinv_grader")
     elif metric in ("quiz", "quiz_blind") and grader_id:
-        version += "+" + prompt_version("letter_grader")
+        version += "+" + prompt_version("quiz_verifier" if "quiz_grader=llm" in switches else "letter_grader")
     return result_key(item_id, metric, judge_id, grader, version,
                       None if metric == "quiz_blind" else file_sha, switches)
 
 
 def _is_final(row: dict[str, Any]) -> bool:
-    """Rows that a re-run keeps: scored, not applicable, and missing (the key says the image is still absent)."""
-    return row.get("state") in (SCORED, NOT_APPLICABLE, MISSING)
+    """Rows that a re-run keeps: scored (with no quiz left unscored), not applicable, and missing (the key says the
+    image is still absent)."""
+    if row.get("state") == SCORED:
+        return not (row.get("details") or {}).get("n_unscored_quizzes")
+    return row.get("state") in (NOT_APPLICABLE, MISSING)
 
 
 def _progress_bar(total: int, metric: str, enabled: bool):

@@ -87,8 +87,13 @@ def combine_samples(metric: str, records: list[ItemResult]) -> ItemResult:
         details["dimensions"] = {d: float(np.mean([r.details["dimensions"][d] for r in scored]))
                                  for d in JUDGE_DIMENSIONS}
     elif metric in ("quiz", "quiz_blind"):
-        details.update(n_quizzes=float(np.mean([r.details.get("n_quizzes", 0) for r in scored])),
+        perfect = [r.details.get("perfect", r.score == 1.0) for r in scored]
+        known = [float(bool(v)) for v in perfect if v is not None]
+        details.update(n_quizzes=scored[0].details.get("n_quizzes", 0),
+                       n_graded=float(np.mean([r.details.get("n_graded", r.details.get("n_quizzes", 0))
+                                               for r in scored])),
                        n_correct=float(np.mean([r.details.get("n_correct", 0) for r in scored])),
+                       perfect=float(np.mean(known)) if known else None,
                        answer_calls=sum(r.details.get("answer_calls", 0) for r in records),
                        grader_calls=sum(r.details.get("grader_calls", 0) for r in records),
                        quizzes=_majority_quizzes([r.details.get("quizzes", []) for r in scored]))
@@ -106,6 +111,7 @@ def _sample_entry(metric: str, k: int, r: ItemResult) -> dict[str, Any]:
         entry["dimensions"] = r.details.get("dimensions")
     elif metric in ("quiz", "quiz_blind"):
         entry["n_correct"] = r.details.get("n_correct")
+        entry["perfect"] = r.details.get("perfect", r.score == 1.0)  # None: unknown (a quiz left unscored)
         entry["letters"] = {q["index"]: q.get("predicted") for q in r.details.get("quizzes", [])
                             if q.get("state") == SCORED}
     elif metric == "rinv":
@@ -174,12 +180,11 @@ def quiz_letters(record: ItemResult) -> dict[int, Any]:
 
 
 def _panel_quiz(scored: dict[str, ItemResult], judges: list[str], base: dict[str, Any]) -> ItemResult:
-    template = next(iter(scored.values())).details.get("quizzes", [])
+    # every quiz some judge graded (a judge's quiz left unscored is simply not its vote)
+    template = {q["index"]: q for r in scored.values() for q in r.details.get("quizzes", []) if q.get("state") == SCORED}
     letters = {j: quiz_letters(r) for j, r in scored.items()}
     quizzes, correct, decided, tied = [], 0, 0, 0
-    for quiz in template:
-        if quiz.get("state") != SCORED:
-            continue
+    for quiz in (template[i] for i in sorted(template)):
         votes = {j: per[quiz["index"]] for j, per in letters.items() if quiz["index"] in per}
         answered = [v for v in votes.values() if v is not None]
         letter = ag.majority(answered) if answered else None
@@ -191,7 +196,10 @@ def _panel_quiz(scored: dict[str, ItemResult], judges: list[str], base: dict[str
         correct += letter == quiz.get("correct_option")
         quizzes.append({"index": quiz["index"], "state": SCORED, "predicted": letter, "votes": votes,
                         "correct_option": quiz.get("correct_option"), "correct": letter == quiz.get("correct_option")})
+    # perfect is unknown when a tied quiz is the only thing between the item and a perfect score
+    perfect = None if tied and correct == decided else correct == decided
     details = {"quizzes": quizzes, "n_quizzes": decided, "n_correct": correct, "n_tied": tied, "judges": judges,
+               "perfect": perfect,
                **{k: sum(r.details.get(k, 0) for r in scored.values()) for k in ("answer_calls", "grader_calls")}}
     if decided == 0:
         return ItemResult(state=UNSCORED, reason=f"panel tie on every quiz ({tied})", details=details, **base)
