@@ -54,7 +54,7 @@ def test_ocr_proxy_detects_label_and_value_corruptions_above_chance(tmp_path, ca
     assert code == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "judge_check.json").read_text())
-    assert report["judge"] == "ocr-proxy:tesseract-v1"
+    assert report["judge"].startswith("ocr-proxy:tesseract")
     assert set(report["kinds"]) == {"remove_label", "change_value"}
     for kind in ("remove_label", "change_value"):
         block = report["kinds"][kind]["quiz"]
