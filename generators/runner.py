@@ -155,6 +155,7 @@ def run_generation(
     progress: bool = True,
     dataset: str = "mini",
     force: bool = False,
+    selection: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Generate one image per problem into a resumable run folder.
 
@@ -168,6 +169,9 @@ def run_generation(
         progress: Show a tqdm progress bar (on stderr) and print failures as they happen.
         dataset: Dataset name recorded in ``run.json`` (``mini``, ``scigen``, ``seephys`` or your own).
         force: Write into a folder made with another configuration (each record keeps its own config hash).
+        selection: When ``problems`` are a selection of a split: ``{"n_split": N, "criteria": {...}}``; the
+            selected ids are recorded in ``run.json`` (see ``RunFolder.record_selection``) and ``evaluate`` then
+            scores those items only, as a partial run.
 
     Returns:
         A :class:`RunSummary`; ``summary.exit_code()`` is what a command line should return.
@@ -180,6 +184,9 @@ def run_generation(
     problems = list(problems)
     _check_ids(problems)
     run = open_run(run_dir, generator, dataset=dataset, force=force)
+    if selection is not None:
+        run.record_selection([str(p["id"]) for p in problems], n_split=selection.get("n_split"),
+                             criteria=selection.get("criteria"))
     plan = plan_work(problems, run, retry_failed=retry_failed)
     summary = RunSummary(run_dir=str(run_dir), generator=generator.name, config_hash=generator.config_hash(),
                          dataset=dataset, n_requested=len(problems), n_skipped_done=len(plan.skipped_done),

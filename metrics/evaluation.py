@@ -49,6 +49,8 @@ class RunImages:
     dataset: str | None
     images: dict[str, Path]
     failures: dict[str, str]
+    #: ``run.json``'s selection (``--limit``/``--ids``/``--image-types`` of ``generate``), or ``None``
+    selection: dict[str, Any] | None = None
 
     def image(self, item_id: str) -> Path | None:
         return self.images.get(item_id)
@@ -74,7 +76,7 @@ def open_run(run_dir: str | Path) -> RunImages:
         if item_id not in done:
             status = rec.get("status") or "failed"
             failures[str(item_id)] = f"generation {status}: {rec.get('error') or 'image absent'}"[:300]
-    return RunImages(root, run.info.get("dataset"), images, failures)
+    return RunImages(root, run.info.get("dataset"), images, failures, run.info.get("selection"))
 
 
 def load_problems(dataset: str, data_dir: str | None = None) -> list[dict[str, Any]]:
@@ -113,9 +115,22 @@ class EvalReport:
     agreement: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: answerers evaluated: judges × samples (1 for the ordinary single-judge evaluation)
     passes: int = 1
+    #: which items were evaluated: ``over`` (``selection``/``split``), ``n_items``, ``n_split``, ``dataset``,
+    #: ``partial`` (fewer items than the split: such a run is never ranked against full runs)
+    scope: dict[str, Any] = field(default_factory=dict)
+
+    def scope_text(self) -> str:
+        s = self.scope
+        if not s:
+            return ""
+        what = f"{s['n_items']:,} of {s['n_split']:,} {s.get('dataset') or ''} items".replace("  ", " ")
+        if s.get("partial"):
+            return (f"{what} (partial run: the run's selection; --over split scores the whole split with the rest "
+                    "as missing)")
+        return what
 
     def to_text(self) -> str:
-        lines = []
+        lines = [f"evaluated: {self.scope_text()}"] if self.scope else []
         if self.unknown_ids:
             shown = ", ".join(self.unknown_ids[:5]) + (" …" if len(self.unknown_ids) > 5 else "")
             lines.append(f"warning: {len(self.unknown_ids)} image(s) in the run match no item of the dataset and "
@@ -220,8 +235,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                  progress: bool = True, backend_options: dict[str, Any] | None = None,
                  fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
                  n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None,
-                 compat: dict[str, str] | None = None, graders: dict[str, Any] | None = None, samples: int = 1,
-                 temperature: float | None = None) -> EvalReport:
+                 compat: dict[str, str] | None = None, graders: dict[str, Any] | None = None,
+                 over: str = "selection", samples: int = 1, temperature: float | None = None) -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
@@ -249,6 +264,9 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             ``(model, processor, tokenizer)`` tuple).
         fid: with ``fidelity``, also compute FID/KID (Inception-v3 unless ``feature_extractor`` is given).
         feature_extractor: images -> N×D features for FID/KID.
+        over: ``"selection"`` (default): a run generated for a selection of the split (``--limit``, ``--ids``,
+            ``--image-types``, recorded in ``run.json``) is evaluated over those items only, and labelled partial;
+            ``"split"``: the whole split, items the run did not generate counting as missing.
         compat: further upstream-compatibility switches (PROTOCOL §7): ``options="raw"`` (quiz: stored, unrepaired
             options), ``image_encoding="upstream"`` (upstream's exact image bytes), ``corrupted="upstream"``
             (an undecodable image is "image not found", as upstream's loaders read it). Each result records its
@@ -271,6 +289,12 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         if not dataset:
             raise ValueError(f"{run.root}/run.json names no dataset; pass --dataset mini|scigen|seephys")
         problems = load_problems(dataset, data_dir)
+        split_ids = {str(p["id"]) for p in problems}
+        problems, scope = _scope(problems, run, over, dataset)
+    else:
+        split_ids = {str(p["id"]) for p in problems}
+        scope = {"over": "problems", "n_items": len(problems), "n_split": len(problems), "dataset": dataset,
+                 "partial": False}
     if any(is_proxy(j) for j in judges):
         unsupported = [m for m in metrics if m not in PROXY_METRICS]
         if unsupported:
@@ -301,14 +325,13 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     judge_id = slots[0].judge_id
     grader_ids = {m: (model_id(b) if b is not None else specs.get(m if m != "quiz_blind" else "quiz"))
                   for m, b in grader_backends.items()}
-    report = EvalReport(Path(run_dir), metrics, dry_run=dry_run)
+    report = EvalReport(Path(run_dir), metrics, dry_run=dry_run, scope=scope)
     ids = [str(p["id"]) for p in problems]
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise ValueError(f"problem ids must be unique (each item is scored once per metric); duplicated: "
                          f"{', '.join(dupes[:5])}")
-    known = set(ids)
-    report.unknown_ids = sorted(i for i in run.images if i not in known)
+    report.unknown_ids = sorted(i for i in run.images if i not in split_ids)
     if "fidelity" in metrics and not dry_run:  # a missing extra is a setup error, not 330 unscored items
         require("skimage.metrics", extra="fidelity", purpose="PSNR/SSIM")
     eval_dir = run.root / RESULTS_DIR
@@ -336,6 +359,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
     if model_metrics:  # a judge panel and/or K samples: combine the answerers' records (PROTOCOL §4.1)
         panel_run.combine(report, current, problems, model_metrics, slots, samples, temperature, n_boot)
+    for metric in metrics:
+        report.summaries[metric]["scope"] = scope
     if "fidelity" in metrics and (clip_model is not None or fid or feature_extractor is not None):
         report.summaries["fidelity"].update(fidelity_set_metrics(
             problems, run, report.records["fidelity"], clip_model=clip_model, fid=fid or bool(feature_extractor),
@@ -348,6 +373,25 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         panel_run.write_panel_outputs(report, eval_dir)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _scope(problems: list[dict[str, Any]], run: RunImages, over: str, dataset: str
+           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The problems to evaluate and the scope record: the run's selection (default) or the whole split."""
+    if over not in ("selection", "split"):
+        raise ValueError(f"over must be 'selection' or 'split', got {over!r}")
+    scope = {"over": over, "n_split": len(problems), "dataset": dataset, "partial": False}
+    selected = (run.selection or {}).get("ids")
+    if over == "selection" and selected:
+        wanted = set(map(str, selected))
+        chosen = [p for p in problems if str(p["id"]) in wanted]
+        if len(chosen) < len(problems):
+            unknown = len(wanted) - len(chosen)
+            scope.update(partial=True, criteria=(run.selection or {}).get("criteria"),
+                         **({"unknown_selected_ids": unknown} if unknown else {}))
+            problems = chosen
+    scope["n_items"] = len(problems)
+    return problems, scope
 
 
 def _plan_work(metrics: list[str], problems: list[dict[str, Any]], run: RunImages, file_shas: dict[str, str | None],
@@ -568,7 +612,8 @@ def _write_outputs(report: EvalReport, eval_dir: Path, problems: list[dict[str, 
         previous.get("agreement", {}).pop(metric, None)
         for per_judge in previous.get("judges", {}).values():
             per_judge.pop(metric, None)
-    previous.update(run_dir=str(report.run_dir), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    previous.update(run_dir=str(report.run_dir), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    scope=report.scope)
     tmp = summary_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(previous, indent=1, default=str))
     tmp.replace(summary_path)

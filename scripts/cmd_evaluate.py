@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset the run was generated for (default: from run.json)")
     parser.add_argument("--data-dir", default=None, help="local upstream release (default: $SCIGENBENCH_DATA_DIR)")
     parser.add_argument("--dry-run", action="store_true", help="print the number of model calls it would make")
+    parser.add_argument("--over", choices=["selection", "split"], default="selection",
+                        help="a run generated with --limit/--ids/--image-types is evaluated over its selection "
+                             "(default; a partial run, never ranked with full ones); 'split' scores the whole split, "
+                             "items not generated counting as missing")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="model requests in flight across the whole evaluation: every metric, every quiz, the "
                              "judge and the graders share this one limit (default 16)")
@@ -111,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                           quiz_grader=compat.get("quiz_grader", "rule"), n_boot=args.bootstrap,
                           clip_model=args.clip_model, fid=args.fid,
                           compat={k: compat[k] for k in COMPAT_EXTRA if k in compat},
-                          graders={"quiz": args.quiz_grader, "rinv": args.rinv_grader})
+                          graders={"quiz": args.quiz_grader, "rinv": args.rinv_grader}, over=args.over)
     if args.json and not args.dry_run:
         print(json.dumps(report.summaries, indent=1, default=str))
     else:

@@ -68,8 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         options = parse_options(args.option)
-        problems = select_problems(load_problems(args.dataset, args.data_dir), ids=args.ids,
-                                   image_types=args.image_types, limit=args.limit)
+        split = load_problems(args.dataset, args.data_dir)
+        problems = select_problems(split, ids=args.ids, image_types=args.image_types, limit=args.limit)
+        args.selection = selection_of(args, len(split))
         if args.dry_run:
             return dry_run(args, problems, options)
         if args.concurrency < 1:
@@ -91,7 +92,8 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
         with generator:
             summary = run_generation(generator, problems, args.out, concurrency=item_workers(generator, args.concurrency),
                                      retry_failed=args.retry_failed, budget_usd=args.budget,
-                                     progress=not args.no_progress, dataset=args.dataset, force=args.force)
+                                     progress=not args.no_progress, dataset=args.dataset, force=args.force,
+                                     selection=getattr(args, "selection", None))
     except (RunConfigMismatchError, ValueError) as exc:  # a foreign run folder; problems without/with duplicate ids
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2
@@ -104,6 +106,13 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
 
 
 # -- building blocks (also used by scripts/run_imgcoder.py) ----------------------------------------------------
+
+def selection_of(args: argparse.Namespace, n_split: int) -> dict[str, Any]:
+    """What ``run.json`` records about the selection (``--ids``, ``--image-types``, ``--limit``)."""
+    criteria = {name: getattr(args, name) for name in ("ids", "image_types", "limit")
+                if getattr(args, name, None) is not None}
+    return {"n_split": n_split, "criteria": criteria}
+
 
 def item_workers(generator: Any, concurrency: int) -> int:
     """Items worked on at once. ImgCoder's items alternate backbone calls with sandbox renders, so a render slot
