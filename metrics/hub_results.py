@@ -59,10 +59,15 @@ def _notes(summary: dict[str, Any], stat: dict[str, Any], scale: float) -> str:
 
 def run_entries(run: dict[str, Any], dataset_id: str = DEFAULT_HUB_DATASET) -> tuple[list[Any], list[str]]:
     """Eval Results entries of one evaluated run (``leaderboard.load_run`` output) and what was left out, why."""
+    from scigenbench.metrics.leaderboard import partial_scope
+
     EvalResultEntry, _ = _require_entries()
     config = run["info"].get("dataset") or "scigen"
     metrics = run["metrics"]
     entries, skipped = [], []
+    scope = partial_scope(run)
+    if scope:  # a selection of the split is not a benchmark result
+        return [], [f"partial run ({scope['n_items']} of {scope['n_split']} items): evaluate it with --over split"]
     date = run.get("updated")
     for hub_metric, (metric, key, scale) in HUB_VALUES.items():
         summary = metrics.get(metric)

@@ -343,10 +343,11 @@ def agreement_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def rank_stability_report(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per metric: would the order of the runs change with the judge? Uses the judges that scored every run."""
+    """Per metric: would the order of the full runs change with the judge? Uses the judges that scored every run."""
     from scigenbench.metrics.agreement import rank_stability
 
     out = {}
+    runs = [r for r in runs if partial_scope(r) is None]  # partial runs are never ranked against full runs
     for metric, (key, scale) in RANK_METRICS.items():
         per_run = {run_label(r): {j: s[metric] for j, s in (r.get("judges") or {}).items() if metric in s}
                    for r in runs}
