@@ -269,7 +269,7 @@ async def aquiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, an
         _calls.add_usage(usage, rec["usage"])
     graded = [r for r in records if r["state"] == SCORED]
     failed = [r for r in records if r["state"] == UNSCORED]
-    n_correct = sum(float(r["correct"]) for r in graded)
+    n_correct = sum(r["correct"] for r in graded)  # an int; upstream-compat is_correct values may be floats
     upstream = decoding == "upstream"
     details = {"quizzes": records, "n_quizzes": n_scorable, "n_graded": len(graded), "n_correct": n_correct,
                "n_unscored_quizzes": len(failed),
