@@ -107,6 +107,8 @@ class EvalReport:
     dry_run: bool = False
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    #: cost of the calls made by Ray workers in this evaluation (from their records)
+    worker_cost_usd: float = 0.0
     #: ids with an image in the run that are not items of the dataset (not scored; usually a wrong --dataset)
     unknown_ids: list[str] = field(default_factory=list)
     #: judge panels (PROTOCOL §4.1): each judge's summaries and records per metric, and agreement per metric
@@ -236,7 +238,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                  fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
                  n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None,
                  compat: dict[str, str] | None = None, graders: dict[str, Any] | None = None,
-                 over: str = "selection", samples: int = 1, temperature: float | None = None) -> EvalReport:
+                 over: str = "selection", executor: str = "local", ray_options: Any = None, samples: int = 1,
+                 temperature: float | None = None) -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
@@ -271,15 +274,25 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             options), ``image_encoding="upstream"`` (upstream's exact image bytes), ``corrupted="upstream"``
             (an undecodable image is "image not found", as upstream's loaders read it). Each result records its
             active switches.
+        executor: ``"local"`` (this process) or ``"ray"``: the items go to model-calling actors on a Ray cluster
+            (:mod:`scigenbench.metrics.ray_eval`; judge and graders must then be spec strings, ``concurrency``
+            becomes ``ray_options.in_flight`` requests per actor, and ``rpm`` stays one limit for the cluster).
+            Same ``scores/``, written by this process only.
+        ray_options: a :class:`~scigenbench.generators.executors.RayOptions` (or a dict of its fields).
         samples: score each item K times with the judge (sample k ≥ 1 is requested with ``seed=k``); per-item
             mean and spread, two-stage bootstrap CIs (PROTOCOL §4.1).
         temperature: the judge's / answering model's decoding temperature (graders stay at 0).
     """
+    from scigenbench.generators.executors import check_executor
+
+    check_executor(executor)
     from scigenbench.metrics import panel_run
 
     judges = panel_run.judge_list(judge)
     if samples < 1:
         raise ValueError(f"--samples must be >= 1, got {samples}")
+    if executor == "ray" and (len(judges) > 1 or samples > 1 or temperature is not None):
+        raise ValueError("judge panels, --samples and --temperature run with the local executor (drop --executor ray)")
     started = time.perf_counter()
     extra = validate_compat(compat)
     run = open_run(run_dir)
@@ -303,6 +316,11 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1 (model requests in flight), got {concurrency}")
     options = dict(backend_options or {})
+    if executor == "ray":
+        from scigenbench.metrics.ray_eval import ray_backend_specs
+
+        ray_backend_specs(judges[0], grader, *(graders or {}).values())
+    remote_options = dict(options)  # the Ray workers build their own limits from these
     limits = CallLimits(concurrency, options.pop("rpm", None), bool(options.pop("adaptive", False)))
     options.pop("concurrency", None)
     options["limits"] = limits
@@ -351,7 +369,15 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         return report
     ctx = EvalContext(answerers={slot.key or "default": slot.backend for slot in slots},
                       default=slots[0].key or "default", graders=grader_backends, switches=settings)
-    _run_work(ctx, work, eval_dir, report, current, concurrency=concurrency, progress=progress)
+    if executor == "ray" and work:
+        from scigenbench.metrics.ray_eval import run_work_on_ray
+
+        specs_by_metric = {m: specs.get(m if m != "quiz_blind" else "quiz") for m in grader_backends}
+        run_work_on_ray(work, eval_dir, report, current, judge=judges[0], graders=specs_by_metric,
+                        backend_options=remote_options, switches=settings, ray_options=ray_options,
+                        progress=progress)
+    else:
+        _run_work(ctx, work, eval_dir, report, current, concurrency=concurrency, progress=progress)
     model_metrics = panel_run.combined_metrics(metrics, slots)
     for metric in metrics:
         if metric not in model_metrics:
@@ -368,6 +394,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     for backend in {id(b): b for b in (*judge_backends, *grader_backends.values()) if b is not None}.values():
         stats = backend.stats() if hasattr(backend, "stats") else {}
         report.cost_usd += float(stats.get("cost_usd", 0.0) or 0.0)
+    if executor == "ray":  # the workers made the calls: their records carry the cost
+        report.cost_usd += report.worker_cost_usd
     _write_outputs(report, eval_dir, problems)
     if model_metrics:
         panel_run.write_panel_outputs(report, eval_dir)
@@ -428,10 +456,9 @@ def _plan_work(metrics: list[str], problems: list[dict[str, Any]], run: RunImage
     return current, work
 
 
-def _run_work(ctx: EvalContext, work: list[ItemWork], eval_dir: Path, report: EvalReport,
-              current: dict[str, dict[str, ItemResult]], *, concurrency: int, progress: bool) -> None:
-    """Compute ``work`` on the metrics event loop, writing records in batches and filling ``current``."""
-    bar = _progress_bar(len(work), ",".join(report.metrics), progress)
+def record_callback(report: EvalReport, current: dict[str, dict[str, ItemResult]]
+                    ) -> Callable[[ItemTask, ItemResult], None]:
+    """What every executor does with a finished record: make it current and count its calls and tokens."""
 
     from scigenbench.metrics.panel_run import slot_name
 
@@ -441,6 +468,15 @@ def _run_work(ctx: EvalContext, work: list[ItemWork], eval_dir: Path, report: Ev
         for k in ("prompt_tokens", "completion_tokens"):
             report.tokens[k] = report.tokens.get(k, 0) + int(record.usage.get(k, 0) or 0)
 
+    return on_record
+
+
+def _run_work(ctx: EvalContext, work: list[ItemWork], eval_dir: Path, report: EvalReport,
+              current: dict[str, dict[str, ItemResult]], *, concurrency: int, progress: bool) -> None:
+    """Compute ``work`` on the metrics event loop, writing records in batches and filling ``current``."""
+    bar = _progress_bar(len(work), ",".join(report.metrics), progress)
+
+    on_record = record_callback(report, current)
     # enough open items that the request limit stays full while some items wait on a grader or the disk
     in_flight = max(4, concurrency + concurrency // 2)
     with RecordWriter(eval_dir) as writer:

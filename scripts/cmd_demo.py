@@ -44,4 +44,6 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(score_demo(run_dirs, out / "leaderboard"))
     print(f"\nLeaderboard files: {out / 'leaderboard'}")
+    print("Next, data synthesis offline (text QA → verified image+question training data): "
+          "scigenbench synthesize --demo --out syn_demo")
     return 0

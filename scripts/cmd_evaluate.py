@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from scigenbench.scripts._executor import add_executor_arguments, ray_options
+
 HELP = "score a run folder: LMM judge, inverse quiz, R_inv, image fidelity (resumable, cached, concurrent)"
 
 
@@ -66,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default 1000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
+    add_executor_arguments(parser)
 
 
 def backend_options(args: argparse.Namespace) -> dict:
@@ -115,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
                           quiz_grader=compat.get("quiz_grader", "rule"), n_boot=args.bootstrap,
                           clip_model=args.clip_model, fid=args.fid,
                           compat={k: compat[k] for k in COMPAT_EXTRA if k in compat},
-                          graders={"quiz": args.quiz_grader, "rinv": args.rinv_grader}, over=args.over)
+                          graders={"quiz": args.quiz_grader, "rinv": args.rinv_grader}, over=args.over,
+                          executor=args.executor, ray_options=ray_options(args))
     if args.json and not args.dry_run:
         print(json.dumps(report.summaries, indent=1, default=str))
     else:

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scigenbench.scripts._executor import add_executor_arguments, ray_options
+
 HELP = "generate one image per problem (ImgCoder, text-card, image APIs, Diffusers) into a resumable run folder"
 
 DATASETS = ("mini", "scigen", "seephys")
@@ -63,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="local copy of the upstream release (default: $SCIGENBENCH_DATA_DIR or download)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_executor_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,13 +81,15 @@ def run(args: argparse.Namespace) -> int:
         if args.generator.partition(":")[0] == "imgcoder":
             options.setdefault("concurrency", args.concurrency)  # the backbone's limit: requests in flight
         generator = build_generator(args.generator, backbone=args.backbone, budget_usd=args.budget, **options)
+        executor_options = ray_options(args)
     except user_errors() as exc:
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2
-    return generate(generator, problems, args)
+    return generate(generator, problems, args, executor_options)
 
 
-def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace) -> int:
+def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace, executor_options: Any = None
+             ) -> int:
     """Run the generation and print the summary; returns the exit status."""
     from scigenbench.generators.runner import RunConfigMismatchError, run_generation
 
@@ -93,7 +98,8 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
             summary = run_generation(generator, problems, args.out, concurrency=item_workers(generator, args.concurrency),
                                      retry_failed=args.retry_failed, budget_usd=args.budget,
                                      progress=not args.no_progress, dataset=args.dataset, force=args.force,
-                                     selection=getattr(args, "selection", None))
+                                     selection=getattr(args, "selection", None),
+                                     executor=getattr(args, "executor", "local"), ray_options=executor_options)
     except (RunConfigMismatchError, ValueError) as exc:  # a foreign run folder; problems without/with duplicate ids
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2

@@ -173,6 +173,7 @@ class ImgCoder(Generator):
     """
 
     name = "imgcoder"
+    stage = "render"
 
     def __init__(self, backbone: Any, config: ImgCoderConfig | None = None, *, pool: Any = None,
                  **backend_options: Any):
@@ -211,10 +212,46 @@ class ImgCoder(Generator):
 
     def generate(self, problem: dict[str, Any]) -> GenerationOutput:
         """Run every stage for one problem. Never raises: failures become a non-ok output with the reason."""
+        return self._guarded(lambda trace: self._run(problem, trace))
+
+    def revise(self, problem: dict[str, Any], previous: dict[str, Any], feedback: str,
+               prompt_version: str) -> GenerationOutput:
+        """Regenerate from an earlier attempt's plan and program with feedback the caller writes, then render,
+        verify and repair as usual. Never raises.
+
+        Data synthesis uses it to feed back the quizzes a reader failed on a synthesised item's figure. Benchmark
+        generation (``generate``, :func:`~scigenbench.generators.runner.run_generation`) never calls it: a
+        benchmark item's quizzes must never reach the generator.
+
+        Args:
+            problem: the problem row (as for :meth:`generate`).
+            previous: the earlier attempt's record (``plan``, ``code``, ``language``, e.g. a run folder row).
+            feedback: the user message asking for the change.
+            prompt_version: the version of the template ``feedback`` was written from (recorded with the call).
+        """
+        return self._guarded(lambda trace: self._revise(problem, previous, feedback, prompt_version, trace))
+
+    def _revise(self, problem: dict[str, Any], previous: dict[str, Any], feedback: str, prompt_version: str,
+                trace: _Trace) -> tuple[str, bytes | None, str | None]:
+        from scigenbench.generators.imgcoder.parsing import fallback_plan
+
+        if not self.settings.include_elements:
+            problem = {**problem, "elements": []}
+        plan = previous.get("plan") if isinstance(previous.get("plan"), dict) else fallback_plan(self.settings.language)
+        language = previous.get("language") if previous.get("language") in LANGUAGES else plan["language"]
+        trace.plan, trace.language = plan, language
+        base = prompting.code_messages(problem, plan, language, self._examples(problem, language))
+        earlier = prompting.fenced(previous.get("code") or "", prompting.CODE_FENCES[language])
+        messages = [*base, prompting.assistant(earlier), prompting.user(feedback)]
+        answer = self._call("revise", messages, trace, prompt_version)
+        return self._render_loop(problem, trace, messages, answer, answer)
+
+    def _guarded(self, run: Any) -> GenerationOutput:
+        """Run ``run(trace)`` and turn every failure into a non-ok output with the reason."""
         trace = _Trace()
         started = time.perf_counter()
         try:
-            status, png, error = self._run(problem, trace)
+            status, png, error = run(trace)
         except _StageFailed as exc:
             status = "budget_exceeded" if getattr(exc.error, "kind", "") == "budget_exceeded" else "failed"
             png, error = None, f"backbone call failed in the {exc}"
