@@ -16,7 +16,8 @@ def generate_demo(out_dir: str | Path, *, problems: list[dict[str, Any]] | None 
                   progress: bool = True, verbose: bool = True) -> dict[str, Path]:
     """Generate the mini set twice into ``out_dir``: ``imgcoder/`` (replay backbone) and ``text-card/``.
 
-    Re-running resumes both runs (done ids are skipped).
+    Re-running resumes both runs: done ids are skipped, failed and skipped ones (e.g. the TikZ figures on a
+    machine that had no TeX) are generated again.
 
     Args:
         out_dir: Folder for the two run folders and the replay recording.
@@ -48,13 +49,34 @@ def generate_demo(out_dir: str | Path, *, problems: list[dict[str, Any]] | None 
     runs = {"imgcoder": out / "imgcoder", "text-card": out / "text-card"}
     with make_imgcoder(backbone=f"replay:{recording['path']}", config=config) as coder:
         summary = run_generation(coder, [p for p in problems if str(p["id"]) in replayable], runs["imgcoder"],
-                                 concurrency=concurrency, progress=progress, dataset="mini")
+                                 concurrency=concurrency, progress=progress, dataset="mini", retry_failed=True)
     _check(summary, verbose)
     with make_text_card() as card:
         summary = run_generation(card, problems, runs["text-card"], concurrency=concurrency, progress=progress,
-                                 dataset="mini")
+                                 dataset="mini", retry_failed=True)
     _check(summary, verbose)
     return runs
+
+
+def missing_tools() -> list[tuple[str, str]]:
+    """What this machine lacks for the demo's generation step: ``(missing tool and fix, what that skips)``."""
+    import shutil
+
+    from scigenbench.generators.imgcoder.pipeline import missing_renderer
+
+    out = []
+    tikz = missing_renderer("tikz")
+    if tikz:
+        from importlib import resources
+
+        refs = resources.files("scigenbench.dataset").joinpath("mini/references")
+        n_tikz = sum(1 for f in refs.iterdir() if f.name.endswith(".tex"))
+        out.append((tikz, f"ImgCoder's {n_tikz} TikZ figures are skipped (reported as skipped, not as render "
+                          "failures; the next `scigenbench demo` retries them)"))
+    if shutil.which("bwrap") is None:
+        out.append(("bwrap not found on PATH (apt-get install bubblewrap)",
+                    "the sandbox runs without its namespaces (`scigenbench doctor` lists the layers left)"))
+    return out
 
 
 def _check(summary, verbose: bool) -> None:

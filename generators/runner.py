@@ -5,7 +5,8 @@ run folder (``scigenbench.dataset.runs.RunFolder``: ``run.json``, ``metadata.jso
 survive crashes and rate limits without losing or double-counting anything:
 
 - **Resumable.** Ids already done (status ``ok`` with their image) are skipped. Ids that failed are retried only
-  with ``retry_failed=True``. Ids with no record (never started, or in flight when the process died) are generated.
+  with ``retry_failed=True`` (items ``skipped`` for a missing tool always are). Ids with no record (never started,
+  or in flight when the process died) are generated.
   Each record is appended atomically (``RunFolder.append``) by the main thread only after its item finished, so a
   killed run leaves no half-written rows; ``attempts.jsonl`` keeps every attempt with its number.
 - **One configuration per run.** ``run.json`` holds the generator config and its hash; re-running into a folder
@@ -41,6 +42,9 @@ from typing import Any, Iterable, Sequence
 from scigenbench.generators.backends.base import BudgetExceededError
 from scigenbench.generators.base import GenerationOutput, Generator
 
+#: status of an item a generator could not attempt on this machine (a missing tool): reported with its reason,
+#: never counted as a model failure, retried on the next run
+SKIPPED = "skipped"
 #: exit codes of :meth:`RunSummary.exit_code`
 EXIT_OK, EXIT_ALL_FAILED, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -80,6 +84,8 @@ class RunSummary:
     elapsed_s: float = 0.0
     stopped: str | None = None  # None | "budget" | "interrupted"
     stop_reason: str | None = None
+    #: reason -> count of the items skipped in this invocation (status ``skipped``: a tool this machine lacks)
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_ok(self) -> int:
@@ -87,8 +93,10 @@ class RunSummary:
 
     @property
     def all_failed(self) -> bool:
-        """True when this invocation attempted items and none succeeded."""
-        return self.n_attempted > 0 and self.n_ok == 0
+        """True when this invocation attempted items and none succeeded (items skipped for a missing tool do not
+        count as attempts that failed)."""
+        n_skipped = self.counts.get(SKIPPED, 0)
+        return self.n_attempted > n_skipped and self.n_ok == 0
 
     def render_rate_first_try(self) -> float | None:
         return self.n_render_ok_first_try / self.n_render_reported if self.n_render_reported else None
@@ -125,6 +133,8 @@ class RunSummary:
             + (f"; {self.n_not_started} not started" if self.n_not_started else ""),
             f"  run folder now: {whole} (of {self.n_requested} requested)",
         ]
+        for reason, count in self.skipped_reasons.items():
+            lines.append(f"  skipped {count} (not a model failure; a re-run retries them): {reason}")
         if self.n_render_reported:
             n = self.n_render_reported
             lines.append(f"  render rate: {self.render_rate_first_try():.1%} at first try, "
@@ -241,8 +251,11 @@ def open_run(run_dir: str | Path, generator: Generator, *, dataset: str, force: 
 
 
 def plan_work(problems: Sequence[dict[str, Any]], run, *, retry_failed: bool) -> WorkPlan:
-    """Split the requested problems into those to generate now and those skipped (done, or failed)."""
+    """Split the requested problems into those to generate now and those skipped (done, or failed). Items last
+    ``skipped`` for a missing tool are always tried again (the tool may be installed now)."""
     done, failed = run.done_ids(), run.failed_ids()
+    if failed and not retry_failed:
+        failed -= {pid for pid, rec in run.records().items() if rec.get("status") == SKIPPED}
     todo, skipped_done, skipped_failed = [], [], []
     for problem in problems:
         pid = str(problem["id"])
@@ -262,9 +275,10 @@ def chunk(items: Sequence[Any], size: int) -> list[list[Any]]:
 
 
 def render_outcome(output: GenerationOutput) -> tuple[bool, bool] | None:
-    """``(ok at first try, ok after repair)`` when the generator reports render outcomes, else ``None``."""
+    """``(ok at first try, ok after repair)`` when the generator reports render outcomes, else ``None`` (also for
+    a ``skipped`` item: a renderer this machine lacks is not a render failure)."""
     extra = output.extra or {}
-    if "render_ok_first_try" not in extra:
+    if "render_ok_first_try" not in extra or output.status == SKIPPED:
         return None
     first = bool(extra["render_ok_first_try"])
     return first, bool(extra.get("render_ok_after_repair", first))
@@ -381,7 +395,10 @@ class _Loop:
     def _record(self, pid: str, output: GenerationOutput) -> None:
         append_output(self.run_folder, self.generator, pid, output)
         self._account(output)
-        if output.status != "ok" and self.progress:
+        if output.status == SKIPPED:  # summarised once at the end, not once per item
+            reason = output.error or "skipped"
+            self.summary.skipped_reasons[reason] = self.summary.skipped_reasons.get(reason, 0) + 1
+        elif output.status != "ok" and self.progress:
             self.bar.write(f"[{output.status}] {pid}: {(output.error or '')[:300]}")
 
     def _account(self, output: GenerationOutput) -> None:
@@ -423,7 +440,10 @@ class _Loop:
     def _update_bar(self) -> None:
         s = self.summary
         self.bar.n = s.n_attempted
-        postfix = {"ok": s.n_ok, "failed": s.n_attempted - s.n_ok}
+        n_skipped = s.counts.get(SKIPPED, 0)
+        postfix = {"ok": s.n_ok, "failed": s.n_attempted - s.n_ok - n_skipped}
+        if n_skipped:
+            postfix["skipped"] = n_skipped
         if s.n_render_reported:
             postfix["render"] = f"{s.render_rate_first_try():.0%}→{s.render_rate():.0%}"
         postfix["cost"] = f"${s.cost_usd:.3f}"

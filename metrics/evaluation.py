@@ -37,8 +37,8 @@ COMPAT_SWITCHES = {"fidelity": ("default", ("upstream",)), "judge_parse": ("stri
 COMPAT_EXTRA = ("options", "image_encoding", "corrupted", "rinv_verdict", "decoding")
 #: ``--compat upstream``: every switch on, the closest we get to upstream's numbers on the same replies
 ALL_UPSTREAM = {name: values[0] for name, (_, values) in COMPAT_SWITCHES.items()}
-#: metrics the OCR proxy can answer (it only reads multiple-choice quizzes)
-PROXY_METRICS = {"quiz", "quiz_blind", "fidelity"}
+#: metrics the OCR proxy can answer (it only reads multiple-choice quizzes, and needs the image to read)
+PROXY_METRICS = {"quiz", "fidelity"}
 
 
 @dataclass
@@ -213,12 +213,24 @@ def normalise_metrics(metrics: list[str] | str, *, blind: bool = False) -> list[
     for name in names:
         name = ALIASES.get(name.strip(), name.strip())
         if name and name not in METRICS:
-            raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}")
+            raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}"
+                             " (quiz_blind: the quizzes asked without the image)")
         if name and name not in out:
             out.append(name)
     if blind and "quiz_blind" not in out:
         out.append("quiz_blind")
     return out
+
+
+def check_proxy_metrics(metrics: list[str]) -> None:
+    """Refuse the metrics the OCR proxy cannot answer, with the reason."""
+    if "quiz_blind" in metrics:
+        raise ValueError("the ocr proxy cannot answer quiz_blind: it reads the answer in the image, and quiz_blind "
+                         "asks without one; use a real judge model (--judge openai:<model>@<url>, ...)")
+    unsupported = [m for m in metrics if m not in PROXY_METRICS]
+    if unsupported:
+        raise ValueError(f"the ocr proxy answers multiple-choice quizzes only; metrics {unsupported} need a real "
+                         "judge model (--judge openai:<model>@<url>, ...)")
 
 
 def _file_sha(path: Path | None) -> str | None:
@@ -309,10 +321,7 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         scope = {"over": "problems", "n_items": len(problems), "n_split": len(problems), "dataset": dataset,
                  "partial": False}
     if any(is_proxy(j) for j in judges):
-        unsupported = [m for m in metrics if m not in PROXY_METRICS]
-        if unsupported:
-            raise ValueError(f"the ocr proxy answers multiple-choice quizzes only; metrics {unsupported} need a real "
-                             "judge model (--judge openai:<model>@<url>, ...)")
+        check_proxy_metrics(metrics)
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1 (model requests in flight), got {concurrency}")
     options = dict(backend_options or {})

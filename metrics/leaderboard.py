@@ -21,8 +21,21 @@ from scigenbench.metrics.store import RESULTS_DIR
 OVERALL_COLUMNS = ["run", "source", "protocol", "answerer", "R_inv", "quiz_acc", "perfect_img", "blind_quiz_acc",
                    "guess_baseline", *JUDGE_DIMENSIONS.values(), "judge_overall", "PSNR", "SSIM", "CLIP", "FID",
                    "coverage"]
-#: metric used for the per-domain and per-type tables, in order of preference
-BREAKDOWN_METRICS = (("quiz", "quiz_acc_micro", 100.0), ("rinv", "rinv_acc", 100.0), ("judge", "overall", 1.0))
+#: what a person reads in the tables' headers (CSV, Markdown and HTML alike) for each row key
+COLUMN_LABELS = {"run": "run", "source": "source", "protocol": "protocol", "answerer": "answerer / judge",
+                 "R_inv": "R_inv (%)", "quiz_acc": "quiz accuracy (%)", "perfect_img": "perfect-image rate (%)",
+                 "blind_quiz_acc": "blind quiz accuracy (%)", "guess_baseline": "guessing baseline (%)",
+                 **{short: f"{short} (0–2)" for short in JUDGE_DIMENSIONS.values()},
+                 "judge_overall": "judge mean (0–2)", "PSNR": "PSNR (dB)", "SSIM": "SSIM", "CLIP": "CLIP score",
+                 "FID": "FID", "coverage": "coverage (scored/items)"}
+#: metric used for the per-domain and per-type tables, in order of preference: (metric, stat, scale, label)
+BREAKDOWN_METRICS = (("quiz", "quiz_acc_micro", 100.0, "quiz accuracy (%)"), ("rinv", "rinv_acc", 100.0, "R_inv (%)"),
+                     ("judge", "overall", 1.0, "judge mean (0–2)"))
+
+
+def column_label(column: str) -> str:
+    """The header people read for a row key (``quiz_acc`` -> ``quiz accuracy (%)``)."""
+    return COLUMN_LABELS.get(column, column)
 
 
 def published_rows() -> list[dict[str, Any]]:
@@ -42,6 +55,8 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     """A run's name, info and evaluation summary (``scores/summary.json``)."""
     run_dir = Path(run_dir)
     summary_path = run_dir / RESULTS_DIR / "summary.json"
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} does not exist (or is not a folder); give evaluated run folders")
     if not summary_path.exists():
         raise FileNotFoundError(f"{run_dir} has no scores/summary.json; run `scigenbench evaluate --run {run_dir}` first")
     info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
@@ -128,12 +143,12 @@ def breakdown_rows(runs: list[dict[str, Any]], key: str) -> list[dict[str, Any]]
     """Long-form rows (run, group, metric, strict, lenient, n_scored, n_items) for ``by_domain``/``by_image_type``."""
     rows = []
     for run in runs:
-        for metric, stat_key, scale in BREAKDOWN_METRICS:
+        for metric, stat_key, scale, label in BREAKDOWN_METRICS:
             summary = run["metrics"].get(metric)
             if not summary:
                 continue
             for group, s in (summary.get(key) or {}).items():
-                rows.append({"run": run_label(run), "group": group, "metric": f"{metric}:{stat_key}",
+                rows.append({"run": run_label(run), "group": group, "metric": label,
                              "strict": _pct(s[stat_key], scale), "lenient": _pct(s[stat_key], scale, "lenient"),
                              "n_scored": s["coverage"]["n_scored"], "n_items": s["coverage"]["n_items"],
                              "proxy": bool(summary.get("proxy"))})
@@ -150,31 +165,44 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def shown_columns(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    """The columns that hold a value in at least one row: one choice for the Markdown, HTML and CSV files."""
+    return [c for c in columns if any(r.get(c) not in (None, "") for r in rows)]
+
+
+def _is_number_column(rows: list[dict[str, Any]], column: str) -> bool:
+    values = [r.get(column) for r in rows if r.get(column) not in (None, "")]
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
 def to_markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    columns = [c for c in columns if any(r.get(c) not in (None, "") for r in rows)]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    """A Markdown table; numbers right-aligned with two decimals, so local and published rows line up."""
+    align = ["---:" if _is_number_column(rows, c) else "---" for c in columns]
+    lines = ["| " + " | ".join(column_label(c) for c in columns) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(_cell(r.get(c)).replace("|", "/") for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 
 def to_html(rows: list[dict[str, Any]], columns: list[str], title: str) -> str:
-    columns = [c for c in columns if any(r.get(c) not in (None, "") for r in rows)]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    head = "".join(f"<th>{html.escape(column_label(c))}</th>" for c in columns)
+    numeric = {c for c in columns if _is_number_column(rows, c)}
     body = "".join(
         "<tr class=\"{}\">".format(html.escape(str(r.get("source", "")).split(" ")[0]))
-        + "".join(f"<td>{html.escape(_cell(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows)
+        + "".join(f"<td{' class=num' if c in numeric else ''}>{html.escape(_cell(r.get(c)))}</td>" for c in columns)
+        + "</tr>" for r in rows)
     return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title><style>"
             "table{border-collapse:collapse;font-family:sans-serif;font-size:13px}td,th{border:1px solid #ccc;"
-            "padding:3px 6px}tr.published{color:#777;font-style:italic}</style></head><body>"
+            "padding:3px 6px}td.num{text-align:right}tr.published{color:#777;font-style:italic}</style></head><body>"
             f"<h2>{html.escape(title)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
             "</body></html>")
 
 
 def to_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """CSV with the same headers as the Markdown and HTML tables; empty cells for no value."""
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(fh)
+        writer.writerow([column_label(c) for c in columns])
+        writer.writerows([["" if r.get(c) is None else r.get(c) for c in columns] for r in rows])
 
 
 def pivot(rows: list[dict[str, Any]], *, by_run: bool) -> tuple[list[dict[str, Any]], list[str]]:
@@ -191,12 +219,10 @@ def pivot(rows: list[dict[str, Any]], *, by_run: bool) -> tuple[list[dict[str, A
             ["group", "metric", *runs])
 
 
-def _write_table(out_dir: Path, stem: str, rows: list[dict[str, Any]], columns: list[str], title: str,
-                 display: tuple[list[dict[str, Any]], list[str]] | None = None) -> str:
-    """CSV of ``rows``; Markdown and HTML of ``display`` (a pivoted view) or of ``rows``."""
+def _write_table(out_dir: Path, stem: str, rows: list[dict[str, Any]], columns: list[str], title: str) -> str:
+    """``stem``.csv, .md and .html of the same rows and the same columns (those with a value)."""
+    columns = shown_columns(rows, columns)
     to_csv(out_dir / f"{stem}.csv", rows, columns)
-    if display is not None:
-        rows, columns = display
     (out_dir / f"{stem}.html").write_text(to_html(rows, columns, title), encoding="utf-8")
     markdown = to_markdown(rows, columns)
     (out_dir / f"{stem}.md").write_text(f"## {title}\n\n{markdown}\n", encoding="utf-8")
@@ -205,67 +231,165 @@ def _write_table(out_dir: Path, stem: str, rows: list[dict[str, Any]], columns: 
 
 # --- plots ------------------------------------------------------------------------------------------------------
 
-def plot_domains(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Grouped bars: the breakdown metric (strict) per domain, one bar per run."""
-    if not rows:
-        return None
+#: markers cycled with the colours so that up to 20 series never share a style
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p", "d", "H", "8")
+NO_JUDGE_DATA = "no row has the five judge dimensions (evaluate runs with --metrics judge)"
+
+
+def series_styles(n: int) -> list[dict[str, Any]]:
+    """``n`` distinct (colour, marker) styles: the 10 strong tab20 colours first, then their light twins (with
+    other markers), so no two of up to 20 series look alike."""
+    import matplotlib
+
+    tab20 = matplotlib.colormaps["tab20"].colors
+    colours = list(tab20[0::2]) + list(tab20[1::2])
+    return [{"color": colours[i % len(colours)], "marker": MARKERS[(i + 3 * (i // len(colours))) % len(MARKERS)]}
+            for i in range(n)]
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_no_data(path: Path, title: str, reason: str) -> Path:
+    """A plot that says why it is empty (``no data: <reason>``) rather than an empty frame."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.axis("off")
+    ax.set_title(title)
+    ax.text(0.5, 0.5, f"no data: {reason}", ha="center", va="center", wrap=True, fontsize=11, color="#555",
+            transform=ax.transAxes)
+    fig.savefig(path, dpi=120, metadata={"Title": title, "Description": f"no data: {reason}"})
+    plt.close(fig)
+    return path
+
+
+def _legend_outside(ax, n: int) -> None:
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=1 if n <= 14 else 2, frameon=False)
+
+
+def plot_domains(rows: list[dict[str, Any]], path: Path, *, baseline: float | None = None) -> Path:
+    """The breakdown metric (strict) per domain, one marker series per run (distinct colour and marker); on quiz
+    accuracy, the constant-letter guessing baseline (``baseline``, %) as a dashed line."""
+    title = "Per-domain scores"
+    if not rows:
+        return plot_no_data(path, title, "no evaluated run has per-domain scores (scigenbench evaluate writes them)")
+    plt = _pyplot()
     import numpy as np
 
     metric = rows[0]["metric"]
     rows = [r for r in rows if r["metric"] == metric]
     runs = list(dict.fromkeys(r["run"] for r in rows))
     groups = sorted({r["group"] for r in rows})
-    width = 0.8 / max(1, len(runs))
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) + 2), 4))
-    for i, run in enumerate(runs):
+    proxy = " [OCR PROXY]" if any(r["proxy"] for r in rows) else ""
+    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(groups) + 4), 4.5))
+    spread = 0.35
+    for i, (run, style) in enumerate(zip(runs, series_styles(len(runs)))):
         values = {r["group"]: r["strict"] for r in rows if r["run"] == run}
-        xs = np.arange(len(groups)) + i * width
-        ax.bar(xs, [values.get(g) or 0 for g in groups], width, label=run)
-    ax.set_xticks(np.arange(len(groups)) + width * (len(runs) - 1) / 2)
+        xs = np.arange(len(groups)) + (spread * (i / max(1, len(runs) - 1) - 0.5) if len(runs) > 1 else 0.0)
+        ys = [np.nan if values.get(g) is None else values[g] for g in groups]
+        ax.plot(xs, ys, linestyle="-", linewidth=0.8, alpha=0.45, color=style["color"])  # a faint guide only
+        ax.plot(xs, ys, linestyle="none", markersize=8, markeredgecolor="#333", markeredgewidth=0.5, label=run,
+                **style)
+    if baseline is not None and metric.startswith("quiz"):
+        ax.axhline(baseline, color="#444", linestyle="--", linewidth=1.2,
+                   label=f"guessing baseline ({baseline:.1f}%)")
+    ax.set_xticks(np.arange(len(groups)))
     ax.set_xticklabels(groups, rotation=20, ha="right")
-    proxy = " (OCR proxy)" if any(r["proxy"] for r in rows) else ""
-    ax.set_ylabel(f"{metric} strict{proxy}")
-    ax.set_title(f"Per-domain {metric}{proxy}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    ax.set_ylabel(f"{metric}, strict{proxy}")
+    if "%" in metric:
+        ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(f"{title}: {metric}{proxy}")
+    _legend_outside(ax, len(runs) + 1)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def plot_radar(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Radar of the five judge dimensions (0–2) for every row that has them (published rows dashed)."""
-    dims = list(JUDGE_DIMENSIONS.values())
-    rows = [r for r in rows if all(r.get(d) is not None for d in dims)]
-    if not rows:
-        return None
-    import matplotlib
+def _judged(rows: list[dict[str, Any]], dims: list[str]) -> list[dict[str, Any]]:
+    return [r for r in rows if all(r.get(d) is not None for d in dims)]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _series_label(row: dict[str, Any]) -> str:
+    return f"{row['run']} (published)" if row["source"] == "published" else row["run"]
+
+
+def plot_radar(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Radar of the five judge dimensions (0–2) for every row that has them; published rows dashed and thinner,
+    each series its own colour and marker."""
+    dims = list(JUDGE_DIMENSIONS.values())
+    rows = _judged(rows, dims)
+    if not rows:
+        return plot_no_data(path, "Judge dimensions (0–2)", NO_JUDGE_DATA)
+    plt = _pyplot()
     import numpy as np
 
     angles = np.linspace(0, 2 * np.pi, len(dims), endpoint=False).tolist()
-    fig, ax = plt.subplots(figsize=(9, 6), subplot_kw={"polar": True})
-    for r in rows:
+    fig, ax = plt.subplots(figsize=(10, 6.5), subplot_kw={"polar": True})
+    for r, style in zip(rows, series_styles(len(rows))):
         values = [r[d] for d in dims]
         published = r["source"] == "published"
         ax.plot(angles + angles[:1], values + values[:1], "--" if published else "-",
-                linewidth=0.9 if published else 2.2, alpha=0.6 if published else 1.0,
-                label=f"{r['run']} ({r['source']})")
+                linewidth=1.0 if published else 2.4, markersize=5 if published else 7, alpha=0.85,
+                label=_series_label(r), **style)
     ax.set_xticks(angles)
     ax.set_xticklabels(dims)
     ax.set_ylim(0, 2)
     ax.set_yticks([0.5, 1.0, 1.5, 2.0])
-    ax.set_title("Judge dimensions (0–2)")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.12, 0.5))
+    ax.set_title("Judge dimensions (0–2); dashed: the paper's published rows")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.12, 0.5), frameon=False)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_precision_expressiveness(rows: list[dict[str, Any]], path: Path) -> Path:
+    """The paper's precision–expressiveness view: per generator, Correctness & Fidelity (filled) and Layout &
+    Precision (hollow) against Expressiveness & Richness, joined by a line; the diagonal marks equal scores."""
+    rows = _judged(rows, ["C&F", "L&P", "E&R"])
+    title = "Precision vs expressiveness (judge, 0–2)"
+    if not rows:
+        return plot_no_data(path, title, NO_JUDGE_DATA)
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    ax.plot([0, 2], [0, 2], color="#bbb", linewidth=1, zorder=0)
+    for r, style in zip(rows, series_styles(len(rows))):
+        x = r["E&R"]
+        ax.plot([x, x], [r["C&F"], r["L&P"]], color=style["color"], linewidth=1, alpha=0.7,
+                linestyle="--" if r["source"] == "published" else "-")
+        ax.plot([x], [r["C&F"]], linestyle="none", markersize=9, label=_series_label(r), **style)
+        ax.plot([x], [r["L&P"]], linestyle="none", markersize=9, markerfacecolor="white", markeredgewidth=1.8,
+                marker=style["marker"], markeredgecolor=style["color"])
+    ax.set_xlim(0, 2.05)
+    ax.set_ylim(0, 2.05)
+    ax.set_xlabel("E&R: Expressiveness & Richness")
+    ax.set_ylabel("precision: C&F (filled), L&P (hollow)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    kinds = [Line2D([], [], marker="o", color="#444", linestyle="none", label="C&F: Correctness & Fidelity"),
+             Line2D([], [], marker="o", color="#444", markerfacecolor="white", linestyle="none",
+                    label="L&P: Layout & Precision")]
+    first = ax.legend(handles=kinds, loc="lower right", fontsize=8)
+    ax.add_artist(first)
+    _legend_outside(ax, len(rows))
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def guessing_baseline_pct(runs: list[dict[str, Any]]) -> float | None:
+    """The constant-letter guessing baseline (%) of the runs' quizzes, when they share one."""
+    values = {round(100 * b, 2) for run in runs
+              if (b := (run["metrics"].get("quiz") or {}).get("guessing_baseline", {}).get("best_micro")) is not None}
+    return values.pop() if len(values) == 1 else None
 
 
 def build_leaderboard(run_dirs: list[str | Path], out_dir: str | Path, *, include_published: bool = True,
@@ -273,11 +397,13 @@ def build_leaderboard(run_dirs: list[str | Path], out_dir: str | Path, *, includ
                       sections: tuple[str, ...] = ("overall", "by_domain", "by_image_type", "agreement")) -> str:
     """Write the leaderboard for ``run_dirs`` into ``out_dir`` and return it as Markdown.
 
-    Files: ``overall``, ``by_domain`` and ``by_image_type`` as ``.md``/``.html`` (breakdowns pivoted: strict value
-    with scored/items per cell) and ``.csv`` (long form with strict and lenient), ``overall_lenient.csv``,
-    ``leaderboard.md`` (everything), ``by_domain.png`` and ``judge_radar.png`` (when judge numbers exist); for runs
-    evaluated by a judge panel, the ``agreement`` section with ``agreement.csv`` and ``rank_stability.json``.
-    ``sections`` selects what the returned Markdown holds (the files always hold everything).
+    Files: ``overall``, ``by_domain`` and ``by_image_type`` as ``.md``, ``.html`` and ``.csv`` with the same columns
+    (breakdowns pivoted: strict value with scored/items per cell), ``by_domain_long.csv`` and
+    ``by_image_type_long.csv`` (one row per run, group and metric, strict and lenient), ``overall_lenient.csv``,
+    ``leaderboard.md`` (everything), and the plots ``by_domain.png`` (with the guessing baseline on quiz accuracy),
+    ``judge_radar.png`` and ``precision_expressiveness.png`` — each always written; a plot without data says
+    ``no data: <reason>``; for runs evaluated by a judge panel, the ``agreement`` section with ``agreement.csv`` and
+    ``rank_stability.json``. ``sections`` selects what the returned Markdown holds (the files always hold everything).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -287,7 +413,8 @@ def build_leaderboard(run_dirs: list[str | Path], out_dir: str | Path, *, includ
     runs = [r for r in runs if not partial_scope(r)]
     rows = [run_row(r) for r in runs]
     published = published_rows() if include_published else []
-    to_csv(out_dir / "overall_lenient.csv", [run_row(r, "lenient") for r in runs], OVERALL_COLUMNS)
+    lenient = [run_row(r, "lenient") for r in runs]
+    to_csv(out_dir / "overall_lenient.csv", lenient, shown_columns(lenient, OVERALL_COLUMNS))
     selected = sections
     sections = [f"# {title}", "",
                 "Strict numbers: missing images count 0 (PROTOCOL §4). R_inv, quiz accuracies in %; judge 0–2. "
@@ -303,13 +430,16 @@ def build_leaderboard(run_dirs: list[str | Path], out_dir: str | Path, *, includ
     breakdown_cols = ["run", "group", "metric", "strict", "lenient", "n_scored", "n_items", "proxy"]
     for key, label in (("by_domain", "Per domain"), ("by_image_type", "Per image type")):
         brows = breakdown_rows(runs, key)
-        table = (_write_table(out_dir, key, brows, breakdown_cols, f"{title}: {label}",
-                              display=pivot(brows, by_run=key == "by_domain"))
-                 if brows else "(no breakdown available)")
+        table = "(no breakdown available)"
+        if brows:
+            to_csv(out_dir / f"{key}_long.csv", brows, breakdown_cols)
+            wide, wide_columns = pivot(brows, by_run=key == "by_domain")
+            table = _write_table(out_dir, key, wide, wide_columns, f"{title}: {label}")
         parts[key] = [f"## {label} (strict, scored/items)", "", table, ""]
         if key == "by_domain":
-            plot_domains(brows, out_dir / "by_domain.png")
+            plot_domains(brows, out_dir / "by_domain.png", baseline=guessing_baseline_pct(runs))
     plot_radar(rows + published, out_dir / "judge_radar.png")
+    plot_precision_expressiveness(rows + published, out_dir / "precision_expressiveness.png")
     parts["agreement"] = agreement_markdown(runs, out_dir)
     full = "\n".join(sections + [line for key in parts for line in parts[key]])
     (out_dir / "leaderboard.md").write_text(full + "\n", encoding="utf-8")

@@ -120,6 +120,12 @@ def compute_quiz(images: Sequence[Any], quizzes: Sequence[list[dict[str, Any]]],
 
     if len(images) != len(quizzes):
         raise ValueError(f"got {len(images)} images but {len(quizzes)} quiz lists")
+    if blind:
+        from scigenbench.metrics.evaluation import check_proxy_metrics
+        from scigenbench.metrics.specs import is_proxy
+
+        if is_proxy(judge):
+            check_proxy_metrics(["quiz_blind"])
     answerer = _backend(judge, judge_options, "judge")
     grader_backend = _backend(grader, grader_options, "grader") if grader is not None else None
     rows = _rows(len(images), ids, domains, image_types)

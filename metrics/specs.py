@@ -4,23 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-#: specs resolved here rather than by the backends registry
+#: specs resolved here rather than by the backends registry (``ocr`` or ``ocr:<engine>``)
 PROXY_SPECS = {"ocr"}
+
+
+def _is_proxy_spec(spec: str) -> bool:
+    return spec.strip().partition(":")[0] in PROXY_SPECS
 
 
 def resolve_backend(spec: str | Any, **options: Any) -> Any:
     """A chat backend for ``spec``.
 
     Args:
-        spec: a backend spec string (``openai:<model>@<url>``, ``fake``, ``replay:<file>``, ...), ``"ocr"`` for
-            the OCR proxy answerer, or an already built backend (returned unchanged).
+        spec: a backend spec string (``openai:<model>@<url>``, ``fake``, ``replay:<file>``, ...), ``"ocr"`` (or
+            ``ocr:rapidocr``, ``ocr:tesseract``) for the OCR proxy answerer, or an already built backend (returned
+            unchanged).
         **options: passed to ``get_backend`` (``cache``, ``max_retries``, ``timeout``, ``concurrency``, ...).
     """
     if not isinstance(spec, str):
         return spec
     from scigenbench.generators.backends import get_backend
 
-    if spec.strip() in PROXY_SPECS:
+    if _is_proxy_spec(spec):
         register_ocr_backend()
         options.pop("responses", None)
 
@@ -30,7 +35,7 @@ def resolve_backend(spec: str | Any, **options: Any) -> Any:
 def is_proxy(spec: str | Any) -> bool:
     """True for the OCR proxy (by spec or by backend)."""
     if isinstance(spec, str):
-        return spec.strip() in PROXY_SPECS
+        return _is_proxy_spec(spec)
     return bool(getattr(spec, "describe", lambda: {})().get("proxy"))
 
 

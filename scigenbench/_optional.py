@@ -13,6 +13,7 @@ _EXTRAS = {
     "skimage": ("scikit-image", "fidelity"),
     "scipy": ("scipy", "fidelity"),
     "pytesseract": ("pytesseract", "ocr"),
+    "rapidocr_onnxruntime": ("rapidocr-onnxruntime", "ocr"),
     "accelerate": ("accelerate", "torch"),
     "playwright": ("playwright", "test"),
     "ray": ("ray[data]", "ray"),

@@ -45,6 +45,22 @@ def _write_shards(ds, folder: Path, split: str, max_shard_bytes: int) -> list[Pa
     return paths
 
 
+def size_category(n_rows: int) -> str:
+    """The Hub's ``size_categories`` value for a dataset of ``n_rows`` rows.
+
+    >>> size_category(26), size_category(1413), size_category(10_000)
+    ('n<1K', '1K<n<10K', '10K<n<100K')
+    """
+    bounds = ((10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
+              (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
+              (10**11, "10B<n<100B"), (10**12, "100B<n<1T"))
+    return next((label for bound, label in bounds if n_rows < bound), "n>1T")
+
+
+def _n_rows(info) -> int:
+    return sum(split.num_examples or 0 for split in (info.splits or {}).values())
+
+
 def write_card(out_dir: Path, infos: dict, default: str | None, card_path: Path = PACKAGE_CARD) -> Path:
     """Write ``README.md``: the package card with ``configs`` and ``dataset_info`` for the exported configs."""
     from datasets.info import DatasetInfosDict
@@ -55,6 +71,7 @@ def write_card(out_dir: Path, infos: dict, default: str | None, card_path: Path 
     data = card.data
     data["configs"] = []  # only what this export holds
     data.pop("dataset_info", None)
+    data["size_categories"] = [size_category(sum(_n_rows(info) for info in infos.values()))]
     DatasetInfosDict(infos).to_dataset_card_data(data)
     MetadataConfigs(
         {

@@ -1,7 +1,9 @@
 """The ``scigenbench`` command line: a thin dispatcher.
 
-Each sub-command lives in its own module ``scigenbench.scripts.cmd_<name>`` exposing ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int``. Command modules import heavy libraries only inside ``run``.
+Each sub-command lives in a module ``scigenbench.scripts.cmd_<name>`` exposing ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``; a module may serve several related commands (``cmd_data``:
+info, validate, export; ``cmd_render``: render, doctor) with ``HELP_<command>`` etc. Command modules import heavy
+libraries only inside ``run``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 #: command name -> module (in the order ``--help`` lists them)
 COMMANDS = {
@@ -66,21 +69,41 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (OSError, ValueError, ImportError, BackendError)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings as one line for a command-line user (no source line of ours)."""
+    return f"warning: {message}\n"
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    warnings.formatwarning = _one_line_warning
     try:
         return int(args._run(args) or 0)
+    except BrokenPipeError:
+        # the reader went away (`scigenbench validate | head`): stop quietly, like any Unix filter
+        _silence_stdout()
+        return 0
     except KeyboardInterrupt:
         print(f"scigenbench {args.command}: interrupted", file=sys.stderr)
         return 130
     except _user_errors() as exc:
         if os.environ.get("SCIGENBENCH_DEBUG"):
             raise
-        print(f"scigenbench {args.command}: error: {exc}\n(set SCIGENBENCH_DEBUG=1 to see the traceback)",
+        message = " ".join(str(exc).split())  # one line, whatever the exception's text holds
+        print(f"scigenbench {args.command}: error: {message} [SCIGENBENCH_DEBUG=1 shows the traceback]",
               file=sys.stderr)
         return 2
 

@@ -18,12 +18,13 @@ HELP = "score a run folder: LMM judge, inverse quiz, R_inv, image fidelity (resu
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="generation run folder (from `scigenbench generate`)")
     parser.add_argument("--metrics", default="judge,quiz,rinv",
-                        help="comma-separated: judge, quiz, blind (quiz without image), rinv, fidelity "
-                             "(default: judge,quiz,rinv)")
+                        help="comma-separated: judge, quiz, quiz_blind (the quizzes asked without the image), "
+                             "rinv, fidelity (default: judge,quiz,rinv)")
     parser.add_argument("--judge", action="append", default=None,
                         help="backend spec of the judge/answering model, e.g. openai:gpt-4o-mini@http://host/v1, "
-                             "hf-inference:<model>, transformers:<path>, or 'ocr' (offline OCR proxy, quizzes only); "
-                             "repeat it for a judge panel (per-judge results, panel result, agreement)")
+                             "hf-inference:<model>, transformers:<path>, or 'ocr' (offline OCR proxy, quiz only; "
+                             "'ocr:rapidocr' or 'ocr:tesseract' picks the engine); repeat it for a judge panel "
+                             "(per-judge results, panel result, agreement)")
     parser.add_argument("--samples", type=int, default=1,
                         help="score every item K times with each judge (per-item mean and spread; CIs include the "
                              "judge's sampling variance); use with --temperature")
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=16,
                         help="model requests in flight across the whole evaluation: every metric, every quiz, the "
                              "judge and the graders share this one limit (default 16)")
-    parser.add_argument("--blind", action="store_true", help="also ask the quizzes without the image")
+    parser.add_argument("--blind", action="store_true", help="also run quiz_blind (the quizzes without the image)")
     parser.add_argument("--max-retries", type=int, default=None, help="backend retries per call")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per model call attempt")
     parser.add_argument("--rpm", type=float, default=None,

@@ -45,7 +45,24 @@ def run_render(args) -> int:
     return 0 if result.status == "ok" else 1
 
 
-HELP_doctor = "show which sandbox confinement layers and tools this machine offers"
+HELP_doctor = "show which sandbox confinement layers, tools and OCR engines this machine offers"
+#: browsers the Space's end-to-end test can drive (first found wins)
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+
+def other_tools() -> dict:
+    """Tools outside the sandbox: tesseract (an OCR engine) and Chromium (the Space's browser test)."""
+    import shutil
+
+    chromium = next((shutil.which(name) for name in CHROMIUM_NAMES if shutil.which(name)), None)
+    return {"tesseract": shutil.which("tesseract"), "chromium": chromium}
+
+
+def ocr_engines() -> dict:
+    """OCR engine -> ``None`` when it can run, else why not."""
+    from scigenbench.metrics.ocr import available_engines
+
+    return available_engines()
 
 
 def add_arguments_doctor(parser):
@@ -57,6 +74,8 @@ def run_doctor(args) -> int:
     from scigenbench.generators.sandbox import doctor
 
     report = doctor(probe=not args.no_probe)
+    report["tools"].update(other_tools())
+    report["ocr_engines"] = ocr_engines()
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0 if report["ok"] else 1
@@ -67,6 +86,9 @@ def run_doctor(args) -> int:
     print("tools:")
     for tool, where in report["tools"].items():
         print(f"  {tool:10s} {where or 'not found'}")
+    print("ocr proxy engines (`--judge ocr` uses the first that can run):")
+    for engine, problem in report["ocr_engines"].items():
+        print(f"  {engine:10s} {'available' if problem is None else 'not available: ' + problem}")
     print(f"python: {report['python']['executable']} {report['python']['version']}")
     print("every job gets: " + ", ".join(report["job_confinement"]))
     for language, probe in report.get("probe", {}).items():

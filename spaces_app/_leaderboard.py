@@ -79,13 +79,15 @@ def _build_view(result_folders: Iterable[Path]) -> dict[str, Any]:
             notes.append(f"run `{run_dir.name}` skipped: {type(exc).__name__}: {exc}")
     published = lb.published_rows()
     all_rows = rows + published
-    columns = [c for c in lb.OVERALL_COLUMNS if any(r.get(c) not in (None, "") for r in all_rows)]
-    table = pd.DataFrame([{c: _cell(r.get(c)) for c in columns} for r in all_rows], columns=columns)
+    columns = lb.shown_columns(all_rows, lb.OVERALL_COLUMNS)
+    table = pd.DataFrame([{lb.column_label(c): _cell(r.get(c)) for c in columns} for r in all_rows],
+                         columns=[lb.column_label(c) for c in columns])
 
     domain_rows = lb.breakdown_rows(loaded, "by_domain") if loaded else []
     domains = pd.DataFrame([{k: _cell(v) for k, v in r.items()} for r in domain_rows]) if domain_rows else None
     plot_dir = Path(tempfile.mkdtemp(prefix="scigenbench-leaderboard-"))  # one folder per cached view
-    plot = lb.plot_domains(domain_rows, plot_dir / "by_domain.png") if domain_rows else None
+    plot = (lb.plot_domains(domain_rows, plot_dir / "by_domain.png", baseline=lb.guessing_baseline_pct(loaded))
+            if domain_rows else None)
     radar = lb.plot_radar(all_rows, plot_dir / "judge_radar.png")
 
     lines = [f"**{len(rows)} evaluated run(s)** from the result folders and **{len(published)} published rows** "

@@ -463,7 +463,8 @@ _judges_lock = threading.Lock()
 
 def judge_label(settings: Settings) -> str:
     if settings.judge_is_proxy:
-        return ("**OCR proxy** (tesseract reads the image's text and picks the option it finds). A *proxy* for "
+        return ("**OCR proxy** (an OCR engine, RapidOCR or tesseract, reads the image's text and picks the option "
+                "it finds). A *proxy* for "
                 f"demos and tests, not an LMM judge: its numbers are not comparable to the paper's. Set `{JUDGE_ENV}` "
                 "to a vision model for real scores.")
     return _spec_label(settings.judge, JUDGE_ENV)

@@ -33,5 +33,16 @@ def have(tool: str) -> bool:
     return shutil.which(tool) is not None
 
 
+def no_ocr_engine() -> str | None:
+    """Why the `ocr` proxy cannot run here (neither RapidOCR nor tesseract), or None."""
+    from scigenbench.metrics.demo import ocr_problem
+
+    return ocr_problem()
+
+
+#: for tests that score with the `ocr` proxy: skipped, with the reason, on a machine with no OCR engine
+needs_ocr = pytest.mark.skipif(no_ocr_engine() is not None, reason=f"needs an OCR engine: {no_ocr_engine()}")
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_TEST_CACHE, ignore_errors=True)

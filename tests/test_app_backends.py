@@ -81,7 +81,7 @@ def _png() -> bytes:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(400)
 def test_keys_echoed_by_the_backbone_never_reach_the_page_the_api_or_the_log(tmp_path):
     """The served Space (real subprocess, real HTTP API) with fake keys and a server that echoes them in errors."""
     import json
@@ -109,7 +109,7 @@ def test_keys_echoed_by_the_backbone_never_reach_the_page_the_api_or_the_log(tmp
                                        cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/"
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 240  # a hang guard: generous on a loaded machine
             while True:
                 assert process.poll() is None, log.read_text()[-3000:]
                 try:

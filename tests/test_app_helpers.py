@@ -179,10 +179,10 @@ def test_scoring_refuses_an_image_over_the_pixel_limit(mini):
     assert not view.ok and "30,000,000 pixels" in view.summary_md
 
 
-def test_ocr_judge_without_tesseract_is_unscored_with_an_install_hint(mini, monkeypatch, tmp_path):
+def test_ocr_judge_without_its_engine_is_refused_with_an_install_hint(mini, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract binary on PATH
-    view = core.score_image(_png(), mini[0], core.Settings())
-    assert not view.ok and "Not scored" in view.summary_md and "tesseract" in view.summary_md
+    view = core.score_image(_png(), mini[0], core.Settings(judge="ocr:tesseract"))
+    assert not view.ok and "apt-get install tesseract-ocr" in view.summary_md
 
 
 def test_space_card_and_requirements_match_what_the_hub_installs():

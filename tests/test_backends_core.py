@@ -126,11 +126,14 @@ def test_bad_image_fails_the_request_without_calling():
 def test_concurrency_limit_holds_for_threads_and_tasks_together():
     limiter = ConcurrencyLimiter(3)
     peak, active, lock = [0], [0], threading.Lock()
+    full = threading.Event()  # set once 3 holders are in at the same time: until then each holder stays in
 
     def enter():
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
+            if active[0] == 3:
+                full.set()
 
     def leave():
         with lock:
@@ -139,13 +142,13 @@ def test_concurrency_limit_holds_for_threads_and_tasks_together():
     def thread_job():
         with limiter.hold():
             enter()
-            time.sleep(0.02)
+            full.wait(60)
             leave()
 
     async def task_job():
         async with limiter.ahold():
             enter()
-            await asyncio.sleep(0.02)
+            await asyncio.to_thread(full.wait, 60)
             leave()
 
     async def tasks():

@@ -63,15 +63,29 @@ def test_concurrent_identical_async_requests_make_one_call(tmp_path):
 
 def test_a_failed_leader_is_never_served_to_waiting_twins(tmp_path):
     # the first request fails for good while its twin waits; the twin then makes its own call
-    answers = [Fault(400, {"error": {"message": "bad"}}, delay=0.2), "fresh"]
-    with OpenAICompatServer(answers) as server:
+    arrived, release, served = threading.Event(), threading.Event(), []
+
+    def handler(request):
+        served.append(request)
+        if len(served) == 1:  # the leader: held at the server until its twin has been sent
+            arrived.set()
+            release.wait(60)
+            return Fault(400, {"error": {"message": "bad"}})
+        return "fresh"
+
+    with OpenAICompatServer(handler=handler) as server:
         backend = backend_for(server, tmp_path)
         first = []
         leader = threading.Thread(target=lambda: first.append(_catch(lambda: backend.chat(USER))))
         leader.start()
-        time.sleep(0.05)
-        twin = backend.chat(USER)
+        assert arrived.wait(60)
+        twin_result = []
+        twin_thread = threading.Thread(target=lambda: twin_result.append(backend.chat(USER)))
+        twin_thread.start()
+        release.set()
         leader.join()
+        twin_thread.join()
+        twin = twin_result[0]
     assert isinstance(first[0], PermanentError)
     assert twin.text == "fresh" and not twin.cached and server.calls == 2
 
@@ -179,18 +193,30 @@ def test_unwritable_cache_still_returns_the_answer(tmp_path):
 # -- budget: a cancelled call gives its reservation and its slot back -------------------------------------
 def test_cancelled_call_releases_its_budget_reservation_and_slot(tmp_path):
     prices = {"test-model": {"input": 1000.0, "output": 2000.0}}  # 0.001 / 0.002 USD per token
-    with OpenAICompatServer([Reply("slow", delay=0.5), Reply("ok", prompt_tokens=1, completion_tokens=1)]) as s:
+    arrived, release = threading.Event(), threading.Event()
+
+    def handler(request):  # answers by content, so no reply can go to the wrong request
+        if request["messages"][-1]["content"] == "next":
+            return Reply("ok", prompt_tokens=1, completion_tokens=1)
+        arrived.set()
+        release.wait(60)  # held at the server until the client has cancelled it
+        return Reply("slow")
+
+    with OpenAICompatServer(handler=handler) as s:
         # room for one call of max_tokens=10 in flight at a time, not two
         backend = backend_for(s, tmp_path, cache=False, prices=prices, budget_usd=0.03, concurrency=1)
 
         async def main():
             task = asyncio.create_task(backend.achat(USER, max_tokens=10))
-            await asyncio.sleep(0.1)
+            assert await asyncio.to_thread(arrived.wait, 60)  # in flight: it holds the slot and the reservation
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
             assert backend.limiter.active == 0
             return await backend.achat([{"role": "user", "content": "next"}], max_tokens=10)
 
-        result = asyncio.run(main())
+        try:
+            result = asyncio.run(main())
+        finally:
+            release.set()
     assert result.text == "ok" and backend.stats()["cost_usd"] == pytest.approx(0.003)

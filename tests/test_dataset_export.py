@@ -72,6 +72,7 @@ def test_export_card_has_configs_dataset_info_and_the_package_card(exported):
     assert infos["scigen"]["splits"] == [{"name": "test", "num_bytes": infos["scigen"]["splits"][0]["num_bytes"],
                                           "num_examples": 1057}]
     assert meta["license"] == "apache-2.0"
+    assert meta["size_categories"] == ["1K<n<10K"]  # 1,057 + 330 + the mini rows
     assert "## Known upstream defects" in (exported / "README.md").read_text()
 
 
@@ -79,6 +80,7 @@ def test_export_of_mini_alone_needs_no_upstream(tmp_path):
     out = export_dataset(tmp_path / "mini-export", ["mini"], cache_dir=tmp_path / "cache")
     meta = _card_yaml(out)
     assert [c["config_name"] for c in meta["configs"]] == ["mini"] and meta["configs"][0]["default"] is True
+    assert meta["size_categories"] == ["n<1K"]  # follows the rows exported, not the package card
     assert list((out / "data" / "mini").glob("test-*.parquet"))
 
 

@@ -168,8 +168,11 @@ def test_an_unparsed_plan_is_not_a_verified_success_and_costs_no_repair(pool):
 
 
 def test_tikz_font_error_gets_a_hint_and_the_latex_cause_in_the_error(pool):
+    import shutil
     import subprocess
 
+    if not (shutil.which("pdflatex") and shutil.which("pdftoppm") and shutil.which("kpsewhich")):
+        pytest.skip("needs pdflatex, pdftoppm and kpsewhich (TeX Live, poppler)")
     if subprocess.run(["kpsewhich", "sfrm1000.pfb"], capture_output=True, text=True).stdout.strip():
         pytest.skip("cm-super (Type 1 EC fonts) is installed, so T1 text compiles")
     plan = {**PLAN, "language": "tikz"}

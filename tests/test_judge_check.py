@@ -49,7 +49,7 @@ def test_every_corruption_renders_and_differs_from_its_reference():
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="the OCR proxy needs tesseract")
 def test_ocr_proxy_detects_label_and_value_corruptions_above_chance(tmp_path, capsys):
     out = tmp_path / "check"
-    code = main(["judge-check", "--judge", "ocr", "--out", str(out), "--kinds", "remove_label,change_value",
+    code = main(["judge-check", "--judge", "ocr:tesseract", "--out", str(out), "--kinds", "remove_label,change_value",
                  "--items", ",".join(OCR_ITEMS), "--bootstrap", "500"])
     assert code == 0
     printed = capsys.readouterr().out

@@ -1,13 +1,20 @@
-"""The `ocr` proxy answerer: real tesseract on real renderings of the mini set's reference programs."""
+"""The `ocr` proxy answerer: its two real engines (RapidOCR from pip, tesseract from PATH) on real renderings of
+the mini set's reference programs. A test of an engine this machine lacks skips with the reason."""
 
-import shutil
+import sys
 
 import pytest
 
-from scigenbench.metrics.ocr import choose_option, parse_options
+from scigenbench.metrics.ocr import ENGINES, choose_option, engine_problem, parse_options
 from scigenbench.metrics.quiz import quiz_prompt
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs the tesseract binary")
+
+def _engine(name):
+    problem = engine_problem(name)
+    return pytest.param(name, marks=pytest.mark.skipif(problem is not None, reason=f"{name}: {problem}"))
+
+
+EACH_ENGINE = pytest.mark.parametrize("engine", [_engine(name) for name in ENGINES])
 
 
 def test_choose_option_prefers_the_text_found_and_abstains_on_ties():
@@ -22,29 +29,55 @@ def test_parse_options_reads_the_quiz_prompt():
     assert parse_options(quiz_prompt(quiz)) == {"A": "1 kg", "B": "2 kg", "C": "3 kg"}
 
 
-def test_ocr_backend_reads_a_rendered_label():
+@EACH_ENGINE
+def test_ocr_backend_reads_a_rendered_label(engine):
     from scigenbench.metrics.specs import resolve_backend
     from scigenbench.metrics.testing import png
 
-    backend = resolve_backend("ocr", cache=False)
+    backend = resolve_backend(f"ocr:{engine}", cache=False)
     quiz = {"question": "Which mass is written?", "options": {"A": "12 kg", "B": "47 kg"}, "correct_option": "B"}
     image = png("white", (360, 120), text="m = 47 kg")
     reply = backend.chat([{"role": "user", "content": [{"type": "text", "text": quiz_prompt(quiz)},
                                                        {"type": "image", "image": image}]}])
     assert reply.text.splitlines()[-1] == "Answer: B"
-    assert backend.describe()["proxy"] is True
+    assert backend.describe()["proxy"] is True and backend.describe()["model"] == ENGINES[engine]
 
 
-def test_ocr_backend_refuses_non_quiz_prompts():
+@EACH_ENGINE
+def test_ocr_backend_refuses_non_quiz_prompts(engine):
     from scigenbench.generators.backends import BackendError
     from scigenbench.metrics.specs import resolve_backend
 
     with pytest.raises(BackendError, match="multiple-choice quizzes only"):
-        resolve_backend("ocr", cache=False, max_retries=0).chat([{"role": "user", "content": "Rate this figure"}])
+        resolve_backend(f"ocr:{engine}", cache=False, max_retries=0).chat(
+            [{"role": "user", "content": "Rate this figure"}])
+
+
+def test_plain_ocr_uses_the_first_engine_that_can_run(monkeypatch, tmp_path):
+    from scigenbench.metrics.specs import resolve_backend
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract
+    if engine_problem("rapidocr"):
+        pytest.skip(f"rapidocr: {engine_problem('rapidocr')}")
+    assert resolve_backend("ocr", cache=False).describe()["model"] == ENGINES["rapidocr"]
+
+
+def test_no_ocr_engine_is_one_setup_error_naming_both_fixes(monkeypatch, tmp_path):
+    from scigenbench.generators.backends import BackendError
+    from scigenbench.metrics.specs import resolve_backend
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # and RapidOCR cannot be imported
+    with pytest.raises(BackendError, match="none can run here") as info:
+        resolve_backend("ocr", cache=False)
+    assert "scigenbench[ocr]" in str(info.value) and "apt-get install tesseract-ocr" in str(info.value)
+    with pytest.raises(BackendError, match="unknown OCR engine 'nope'"):
+        resolve_backend("ocr:nope", cache=False)
 
 
 @pytest.mark.slow
-def test_mini_references_score_well_above_a_blank_image(tmp_path):
+@EACH_ENGINE
+def test_mini_references_score_well_above_a_blank_image(tmp_path, engine):
     from scigenbench.dataset import load_mini_problems
     from scigenbench.metrics.evaluation import evaluate_run
     from scigenbench.metrics.testing import make_run, png, render_python_references
@@ -57,12 +90,12 @@ def test_mini_references_score_well_above_a_blank_image(tmp_path):
     make_run(tmp_path / "blank_run", {p["id"]: png("white", (640, 480)) for p in subset})
     scores = {}
     for name in ("refs_run", "blank_run"):
-        report = evaluate_run(tmp_path / name, ["quiz"], "ocr", problems=subset, progress=False, n_boot=0,
+        report = evaluate_run(tmp_path / name, ["quiz"], f"ocr:{engine}", problems=subset, progress=False, n_boot=0,
                               backend_options={"cache_dir": str(tmp_path / "cache")})
         summary = report.summaries["quiz"]
-        assert summary["proxy"] is True and summary["judge_models"] == ["ocr-proxy:tesseract-v2"]
+        assert summary["proxy"] is True and summary["judge_models"] == [f"ocr-proxy:{ENGINES[engine]}"]
         assert summary["coverage"]["n_scored"] == len(subset)
         scores[name] = summary["quiz_acc_micro"]["strict"]
-    print(f"ocr proxy micro accuracy: references {scores['refs_run']:.1%}, blank {scores['blank_run']:.1%}")
+    print(f"ocr proxy ({engine}) micro accuracy: references {scores['refs_run']:.1%}, blank {scores['blank_run']:.1%}")
     assert scores["blank_run"] == 0.0
     assert scores["refs_run"] >= 0.15

@@ -156,6 +156,26 @@ class _SandboxFailed(Exception):
     """The renderer could not run a program at all (not an error of the program)."""
 
 
+#: status of an item whose program could not be rendered because this machine lacks the renderer (TeX for
+#: TikZ): not a model failure, so no repair round is spent and render rates leave it out
+SKIPPED = "skipped"
+#: what each language's renderer needs on PATH, and the Debian packages that provide it
+RENDERER_TOOLS = {"tikz": (("pdflatex", "pdftoppm"), "texlive-latex-base texlive-pictures texlive-latex-recommended "
+                                                      "texlive-latex-extra lmodern poppler-utils")}
+
+
+def missing_renderer(language: str) -> str | None:
+    """Why programs in ``language`` cannot be rendered on this machine (one line with the fix), or ``None``."""
+    import shutil
+
+    tools, packages = RENDERER_TOOLS.get(language, ((), ""))
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing:
+        return None
+    name = {"tikz": "TikZ"}.get(language, language)
+    return f"{' and '.join(missing)} not found on PATH: {name} needs them (apt-get install {packages})"
+
+
 class ImgCoder(Generator):
     """Scientific figures from an LLM that writes matplotlib or TikZ programs.
 
@@ -329,6 +349,8 @@ class ImgCoder(Generator):
             truncated = bool(trace.stages[-1].get("truncated"))
             record = self._attempt(problem, trace, round_no, code_source, language, truncated=truncated)
             trace.rounds.append(record)
+            if record["render"]["status"] == SKIPPED:  # a tool this machine lacks: no repair can help
+                return SKIPPED, None, f"not rendered: {record['render']['error']}"
             if record["passed"]:
                 return "ok", trace.pngs[round_no], None
             if record["checks"] and set(record["checks"]["failed"]) == {"plan_parsed"}:
@@ -353,6 +375,10 @@ class ImgCoder(Generator):
             excerpt = " ".join((answer or "").split())[:200]
             record["render"] = {"status": "no_code", "error": "the answer contains no program (no code block)"
                                 + (f"; it says: {excerpt!r}" if excerpt else "; it is empty"), "error_line": None}
+            return record
+        missing = missing_renderer(language)
+        if missing:
+            record["render"] = {"status": SKIPPED, "error": missing, "error_line": None}
             return record
         started = time.perf_counter()
         render = self._render(code, language)

@@ -10,7 +10,8 @@ def run_stats(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Aggregate ImgCoder records (``GenerationOutput.to_record()`` or run-folder rows).
 
     Items that never reached a render (a failed backbone call) count in ``n`` and as not rendered, so the
-    rates are over every attempted item, not only the lucky ones.
+    rates are over every attempted item, not only the lucky ones; items ``skipped`` because this machine lacks
+    the renderer (no TeX for TikZ) count in ``n`` and ``statuses`` but not in the rates.
 
     Returns:
         ``n``, ``n_ok``, ``statuses`` (count per status), ``render_rate_first_try``,
@@ -20,14 +21,16 @@ def run_stats(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """
     records = [r for r in records if r]
     n = len(records)
-    extras = [r.get("extra") or {} for r in records]
+    # items skipped for a renderer this machine lacks are not render failures: they are left out of the rates
+    rendered = [r for r in records if r.get("status") != "skipped"]
+    extras = [r.get("extra") or {} for r in rendered]
     rounds = [e.get("rounds_used", 0) for e in extras]
     reached = [k for k in rounds if k > 0]
     checks = Counter(name for e in extras for name in e.get("checks_failed", []))
     usage = [r.get("usage") or {} for r in records]
 
     def rate(key: str) -> float | None:
-        return round(sum(bool(e.get(key)) for e in extras) / n, 4) if n else None
+        return round(sum(bool(e.get(key)) for e in extras) / len(extras), 4) if extras else None
 
     return {
         "n": n,
