@@ -52,6 +52,8 @@ def prepare_image(image: ImageLike) -> tuple[Any, str]:
     Raises:
         UnreadableImageError: the bytes are not a decodable image (or are a decompression bomb / too big).
     """
+    if hasattr(image, "sha256") and isinstance(getattr(image, "data", None), bytes) and hasattr(image, "mime"):
+        return image, image.sha256  # already encoded for sending (one encoding shared by several metrics)
     data = image_bytes(image)
     try:
         from scigenbench.generators.backends.images import encode_image

@@ -160,12 +160,12 @@ def generate_and_verify(item: dict[str, Any], ctx: SynthContext) -> dict[str, An
         return {"id": item["id"], "stage": "verify", "status": verifies[-1]["status"]}
     blind = next((r["blind"] for r in verifies if r.get("blind")), None)
     while True:
-        latest = ctx.run.records().get(item["id"])
+        latest = ctx.run.record(item["id"])
         if latest is None:
             output = generate_one(ctx.generator, problem)
             with ctx.run_lock:
                 append_output(ctx.run, ctx.generator, item["id"], output)
-            latest = ctx.run.records()[item["id"]]
+            latest = ctx.run.record(item["id"])
         attempt = int(latest.get("attempt") or 1)
         if latest.get("status") != "ok":
             earlier = [r for r in verifies if r.get("attempt", 0) < attempt]
@@ -257,6 +257,7 @@ def schedule(items: list[dict[str, Any]], work: Callable[[dict[str, Any]], dict[
     pending: dict[Future, dict[str, Any]] = {}
     queue = iter(items)
     started = 0
+    counts: dict[str, int] = {}
 
     def stop(why: str, reason: str) -> None:
         if not result.stopped:
@@ -274,10 +275,8 @@ def schedule(items: list[dict[str, Any]], work: Callable[[dict[str, Any]], dict[
                                                                                           f"{exc}"}
             bar.write(f"[error] {item['id']}: {outcome['error'][:300]}") if progress else None
         result.outcomes.append(outcome)
+        counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
         bar.update(1)
-        counts: dict[str, int] = {}
-        for o in result.outcomes:
-            counts[o["status"]] = counts.get(o["status"], 0) + 1
         bar.set_postfix(counts, refresh=False)
 
     try:
