@@ -130,6 +130,11 @@ def run_demo(out: str | Path, *, progress: bool = True, concurrency: int = 4) ->
     from scigenbench.training.pipeline import SynthConfig, synthesize
     from scigenbench.training.verify import AcceptancePolicy
 
+    import shutil
+
+    if not shutil.which("tesseract"):
+        raise OSError("the demo verifies the figures with the OCR proxy, which needs the tesseract binary "
+                      "(apt-get install tesseract-ocr; pip install 'scigenbench[ocr]')")
     out = Path(out)
     qa = write_demo_input(out / "demo" / "qa.jsonl")
     spec = InputSpec(str(qa), id_column="id")

@@ -340,6 +340,8 @@ def build_report(config: Any, items: list[dict[str, Any]], lines: list[dict[str,
         extra = json.loads(quiz["extra"]) if quiz.get("extra") else {}
         input_letters[(extra.get("rebalanced") or {}).get("from") or quiz["correct_option"]] += 1
     guess = _rates(verify_rows)
+    defects = collections.Counter(f"{d['code']}:{d['severity']}" for item in items
+                                  for d in (item.get("validate") or {}).get("defects") or [])
     return {
         "source": config.input.input, "policy": config.policy.to_dict(),
         "models": {"construction": config.model, "generator": config.generator,
@@ -348,6 +350,7 @@ def build_report(config: Any, items: list[dict[str, Any]], lines: list[dict[str,
         "funnel": {"total": total, **groups},
         "statuses": dict(statuses),
         "reject_reasons": dict(reasons),
+        "validation_defects": dict(defects),
         "letters": {"model_or_input": {k: input_letters.get(k, 0) for k in checks.QUIZ_LETTERS},
                     "constructed": checks.letter_counts(constructed_quizzes),
                     "verified": checks.letter_counts(verified_quiz_list)},
@@ -438,7 +441,10 @@ def report_markdown(report: dict[str, Any]) -> str:
               "visualizable (kept in `items.jsonl` with reason `not_visualizable`).", "",
               "Item outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(report["statuses"].items())), "",
               "Reject reasons: " + (", ".join(f"{k} {v}" for k, v in sorted(report["reject_reasons"].items()))
-                                    or "none"), "", "## Correct letters", "", "| quizzes | A | B | C | D |",
+                                    or "none"), "",
+              "Validation defects of the constructed problems (code:severity, `stages/validate.jsonl`): "
+              + (", ".join(f"{k} {v}" for k, v in sorted(report["validation_defects"].items())) or "none"), "",
+              "## Correct letters", "", "| quizzes | A | B | C | D |",
               "|---|---|---|---|---|"]
     for name, counts in report["letters"].items():
         n = sum(counts.values())

@@ -98,7 +98,8 @@ class SynthConfig:
 
     def identity(self) -> dict[str, Any]:
         """The settings that decide the output (a resumed run must use the same)."""
-        return {"input": asdict(self.input), "model": self.model, "generator": self.generator,
+        source = {k: v for k, v in asdict(self.input).items() if k != "limit"}  # a larger --limit extends a run
+        return {"input": source, "model": self.model, "generator": self.generator,
                 "backbone": self.backbone or self.model, "generator_options": self.generator_options,
                 "judge": self.judge, "grader": self.grader, "policy": self.policy.to_dict(),
                 "max_attempts": self.max_attempts, "max_reasks": self.max_reasks,
