@@ -261,3 +261,39 @@ def test_every_item_failing_exits_1(tmp_path):
                                 generator="text-card", max_reasks=1)
     assert summary.exit_code() == 1 and collections.Counter(r["status"] for r in items(out).values()) == {
         "construction_failed": 1}
+
+
+def test_judge_minimums_reject_a_figure_rated_below_them(tmp_path):
+    low = json.dumps({"Correctness_Fidelity": 1, "Layout_Precision": 2, "Readability_Occlusion": 2,
+                      "Scientific_Plausibility": 2, "Expressiveness_Richness": 2})
+    model = MiniModel(script={("judge", CONE["question"]): [low]})
+    summary, out, _ = run_synth(tmp_path, [qa(ATWOOD), qa(CONE)], model, generator="text-card",
+                                policy=AcceptancePolicy(judge_min={"Correctness_Fidelity": 2}))
+    outcome = {row["image_type"]: row for row in items(out).values()}
+    assert outcome["Physics - Mechanical"]["status"] == "accepted"
+    assert outcome["Math - Solid Geometric"]["reason"] == "judge:Correctness_Fidelity"
+    verification = json.loads(load_verified(out)[0]["verification"])
+    assert verification["judge"]["dimensions"]["Correctness_Fidelity"] == 2
+    assert verification["policy"]["judge_min"] == {"Correctness_Fidelity": 2}
+
+
+def test_server_errors_and_malformed_bodies_are_retried_without_changing_the_outcome(tmp_path):
+    from scigenbench.generators.backends.testing import Fault
+
+    model = MiniModel()
+    seen = []
+
+    def flaky(request: dict):
+        seen.append(1)
+        if len(seen) % 5 == 0:
+            return Fault.server_error() if len(seen) % 10 else Fault.malformed()
+        return model.handler(request)
+
+    source = write_qa(tmp_path / "qa.jsonl", [qa(ATWOOD), qa(PYRAMID)])
+    with OpenAICompatServer(handler=flaky) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        summary = synthesize(SynthConfig(
+            input=InputSpec(str(source)), out=str(tmp_path / "syn"), model=spec, judge=spec, generator="text-card",
+            progress=False, backend_options={"cache_dir": str(tmp_path / "cache"), "max_retries": 3,
+                                             "backoff_base": 0.01, "backoff_max": 0.02}))
+    assert summary.funnel["verified"] == 2 and len(seen) > 2 * 17
