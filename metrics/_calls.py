@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import io
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,13 +56,11 @@ def prepare_image(image: ImageLike) -> tuple[Any, str]:
     Raises:
         UnreadableImageError: the bytes are not a decodable image (or are a decompression bomb / too big).
     """
-    if hasattr(image, "sha256") and isinstance(getattr(image, "data", None), bytes) and hasattr(image, "mime"):
-        return image, image.sha256  # already encoded for sending (one encoding shared by several metrics)
+    from scigenbench.generators.backends.images import EncodedImage, encode_image
+
+    if isinstance(image, EncodedImage):  # already encoded for sending: never encode twice
+        return image, image.sha256
     data = image_bytes(image)
-    try:
-        from scigenbench.generators.backends.images import encode_image
-    except ImportError:  # backends not installed yet: send the bytes as they are
-        return data, sha256_hex(data)
     try:
         encoded = encode_image(data)
     except Exception as exc:  # noqa: BLE001 - any decoder failure means the same: no usable image
@@ -122,10 +124,67 @@ def upstream_image(image: ImageLike, kind: str) -> bytes:
 
 
 def prepare_for(image: ImageLike, kind: str, image_encoding: str = "default") -> tuple[Any, str]:
-    """:func:`prepare_image`, after :func:`upstream_image` when ``image_encoding="upstream"``."""
+    """:func:`prepare_image`, after :func:`upstream_image` when ``image_encoding="upstream"``. A
+    :class:`SourceImage` answers from its memo (each encoding computed once per run)."""
     if image_encoding not in ("default", "upstream"):
         raise ValueError(f"image_encoding must be 'default' or 'upstream', got {image_encoding!r}")
+    if isinstance(image, SourceImage):
+        return image.prepared(kind, image_encoding)
     return prepare_image(upstream_image(image, kind) if image_encoding == "upstream" else image)
+
+
+async def aprepare_for(image: ImageLike, kind: str, image_encoding: str = "default") -> tuple[Any, str]:
+    """:func:`prepare_for` off the event loop (encoding is CPU work); a memoised encoding returns at once."""
+    if isinstance(image, SourceImage):
+        ready = image.ready(kind, image_encoding)
+        if ready is not None:
+            return ready
+    return await asyncio.to_thread(prepare_for, image, kind, image_encoding)
+
+
+class SourceImage:
+    """One item's image for a whole evaluation: the file's bytes, read once, and each encoding of them
+    (project encoder, upstream's judge PNG, upstream's quiz JPEG ladder) computed at most once, whichever metric
+    asks first; the others get the same bytes and hash. Thread-safe. An undecodable image raises the same
+    :class:`UnreadableImageError` to every metric.
+
+    >>> from PIL import Image
+    >>> buf = io.BytesIO(); Image.new("RGB", (8, 8), "white").save(buf, format="PNG")
+    >>> src = SourceImage(buf.getvalue())
+    >>> prepare_for(src, "judge")[1] == prepare_for(src, "quiz")[1]
+    True
+    """
+
+    def __init__(self, data: bytes):
+        self.data = bytes(data)
+        self.sha256 = sha256_hex(self.data)
+        self._memo: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _slot(kind: str, image_encoding: str) -> str:
+        return "default" if image_encoding == "default" else f"upstream-{kind}"
+
+    def ready(self, kind: str, image_encoding: str) -> tuple[Any, str] | None:
+        """The memoised encoding, or ``None`` when it is not computed yet (raises a memoised failure)."""
+        found = self._memo.get(self._slot(kind, image_encoding))
+        if isinstance(found, UnreadableImageError):
+            raise found
+        return found
+
+    def prepared(self, kind: str, image_encoding: str = "default") -> tuple[Any, str]:
+        slot = self._slot(kind, image_encoding)
+        with self._lock:
+            if slot not in self._memo:
+                try:
+                    self._memo[slot] = prepare_image(upstream_image(self.data, kind) if slot != "default"
+                                                     else self.data)
+                except UnreadableImageError as exc:
+                    self._memo[slot] = exc
+        return self.ready(kind, image_encoding)  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"SourceImage({len(self.data)} B, sha256={self.sha256[:12]})"
 
 
 def corrupted_result(exc: UnreadableImageError, corrupted: str, base: dict[str, Any]) -> Any:
@@ -171,6 +230,65 @@ def call(backend: Any, messages: list[dict[str, Any]], *, prompt_version: str, *
     usage = {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
              "cost_usd": result.cost_usd}
     return CallOutcome(result=result, calls=0 if result.cached else 1, usage={} if result.cached else usage)
+
+
+async def acall(backend: Any, messages: list[dict[str, Any]], *, prompt_version: str, **params: Any) -> CallOutcome:
+    """:func:`call` from a coroutine: ``backend.achat`` (a backend without one runs ``chat`` in a thread). The
+    backend's limits (shared by the whole run, see ``CallLimits``) decide how many run at once."""
+    try:
+        if hasattr(backend, "achat"):
+            result = await backend.achat(messages, prompt_version=prompt_version, **params)
+        else:
+            result = await asyncio.to_thread(backend.chat, messages, prompt_version=prompt_version, **params)
+    except BackendError as exc:
+        return CallOutcome(error=exc.to_dict(), calls=1)
+    usage = {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
+             "cost_usd": result.cost_usd}
+    return CallOutcome(result=result, calls=0 if result.cached else 1, usage={} if result.cached else usage)
+
+
+# --- one event loop for the synchronous API ------------------------------------------------------------------
+
+#: threads for blocking work started from the loop (sync backends, image encoding, sympy checks); created lazily
+LOOP_THREADS = 256
+_loop_state: dict[str, Any] = {}
+_loop_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """The process's metrics event loop, running in a daemon thread (restarted in a forked child), so
+    synchronous callers share async clients and connection pools instead of building them per call."""
+    with _loop_lock:
+        state = _loop_state
+        if state.get("pid") != os.getpid() or not state["thread"].is_alive():
+            loop = asyncio.new_event_loop()
+            loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(LOOP_THREADS,
+                                                                            thread_name_prefix="scigenbench-metrics"))
+            thread = threading.Thread(target=loop.run_forever, name="scigenbench-metrics-loop", daemon=True)
+            thread.start()
+            state.update(pid=os.getpid(), loop=loop, thread=thread)
+        return state["loop"]
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a metrics coroutine to completion from synchronous code (any thread, inside or outside an event loop).
+
+    It runs on the shared metrics loop; called from that loop's own thread (a sync metric inside an async one),
+    it runs in a fresh loop in a helper thread instead of deadlocking."""
+    loop = _background_loop()
+    if threading.current_thread() is _loop_state.get("thread"):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
+    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        return future.result()
+    except KeyboardInterrupt:  # stop the work on the loop too (its cleanup, e.g. flushing results, still runs)
+        future.cancel()
+        try:
+            future.result(timeout=30)
+        except BaseException:  # noqa: BLE001 - cancelled or failed while stopping: the interrupt wins
+            pass
+        raise
 
 
 def add_usage(total: dict[str, float], more: dict[str, float]) -> dict[str, float]:

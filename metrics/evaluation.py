@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from scigenbench._optional import require
-from scigenbench.metrics import aggregate
+from scigenbench.generators.backends.limits import CallLimits
+from scigenbench.metrics import _calls, aggregate
 from scigenbench.metrics._prompts import prompt_version
 from scigenbench.metrics.records import MISSING, NOT_APPLICABLE, SCORED, ItemResult, model_id
 from scigenbench.metrics.specs import is_proxy, resolve_backend
+from scigenbench.metrics.runner import EvalContext, ItemTask, ItemWork, RecordWriter, compute_item, run_items
 from scigenbench.metrics.store import RESULTS_DIR, ResultStore, result_key, write_parquet
 
 METRICS = ("judge", "quiz", "quiz_blind", "rinv", "fidelity")
@@ -178,11 +178,11 @@ def _n_scorable(problem: dict[str, Any]) -> int:
 
 def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any, *, grader: str | Any = None,
                  dataset: str | None = None, problems: list[dict[str, Any]] | None = None,
-                 data_dir: str | None = None, concurrency: int = 4, dry_run: bool = False, blind: bool = False,
+                 data_dir: str | None = None, concurrency: int = 16, dry_run: bool = False, blind: bool = False,
                  progress: bool = True, backend_options: dict[str, Any] | None = None,
                  fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
                  n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None,
-                 compat: dict[str, str] | None = None) -> EvalReport:
+                 compat: dict[str, str] | None = None, graders: dict[str, Any] | None = None) -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
@@ -191,9 +191,13 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         judge: backend spec (or backend) of the judge / answering model; ``ocr`` for the OCR proxy.
         grader: backend spec of the grader (letter matching for quizzes, verdicts for R_inv). Quiz letters
             fall back to rule-only reading without one; R_inv defaults to the judge.
+        graders: per-metric graders overriding ``grader``: ``{"quiz": spec, "rinv": spec}`` (upstream used
+            different models for quiz verification and R_inv).
         dataset: ``mini``/``scigen``/``seephys``; default: the run's ``run.json``.
         problems: the problems themselves (overrides ``dataset``).
-        concurrency: items evaluated in parallel (threads; backends add their own rate limits).
+        concurrency: model requests in flight at once across the whole evaluation (every metric, every quiz, the
+            judge and the graders draw from this one limit, and ``rpm``/``adaptive`` in ``backend_options``
+            apply to the run as a whole). Backends passed as objects keep their own limits.
         dry_run: count the calls that would be made; make none.
         blind: also run ``quiz_blind``.
         backend_options: passed to ``get_backend`` (``cache``, ``max_retries``, ``timeout``, ``rpm``, ...).
@@ -206,9 +210,9 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         fid: with ``fidelity``, also compute FID/KID (Inception-v3 unless ``feature_extractor`` is given).
         feature_extractor: images -> N×D features for FID/KID.
         compat: further upstream-compatibility switches (PROTOCOL §7): ``options="raw"`` (quiz: stored, unrepaired
-            options), ``image_encoding="upstream"`` (judge: RGB PNG without alpha compositing; quiz/R_inv:
-            upstream's JPEG ladder), ``corrupted="upstream"`` (undecodable image: 0 in SciGen quizzes, left out
-            elsewhere; default: missing). Each result records its active switches.
+            options), ``image_encoding="upstream"`` (upstream's exact image bytes), ``corrupted="upstream"``
+            (an undecodable image is "image not found", as upstream's loaders read it). Each result records its
+            active switches.
     """
     started = time.perf_counter()
     extra = validate_compat(compat)
@@ -224,12 +228,26 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         if unsupported:
             raise ValueError(f"the ocr proxy answers multiple-choice quizzes only; metrics {unsupported} need a real "
                              "judge model (--judge openai:<model>@<url>, ...)")
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1 (model requests in flight), got {concurrency}")
     options = dict(backend_options or {})
+    limits = CallLimits(concurrency, options.pop("rpm", None), bool(options.pop("adaptive", False)))
+    options.pop("concurrency", None)
+    options["limits"] = limits
     needs_models = any(m != "fidelity" for m in metrics)
     judge_backend = _build(judge, options, dry_run) if needs_models else None
-    grader_backend = _build(grader, options, dry_run) if grader is not None else None
+    specs = {"quiz": grader, "rinv": grader, **{k: v for k, v in (graders or {}).items() if v is not None}}
+    built: dict[int, Any] = {}
+    grader_backends: dict[str, Any] = {}
+    for metric in ("quiz", "rinv"):
+        spec = specs.get(metric)
+        if spec is not None and any(m.startswith(metric) for m in metrics):
+            same = [m for m in grader_backends if specs.get(m) is spec or specs.get(m) == spec]
+            grader_backends[metric] = grader_backends[same[0]] if same else _build(spec, options, dry_run)
+    grader_backends["quiz_blind"] = grader_backends.get("quiz")
     judge_id = model_id(judge_backend) if judge_backend is not None else judge
-    grader_id = model_id(grader_backend) if grader_backend is not None else grader
+    grader_ids = {m: (model_id(b) if b is not None else specs.get(m if m != "quiz_blind" else "quiz"))
+                  for m, b in grader_backends.items()}
     report = EvalReport(Path(run_dir), metrics, dry_run=dry_run)
     ids = [str(p["id"]) for p in problems]
     if len(set(ids)) != len(ids):
@@ -241,24 +259,77 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     if "fidelity" in metrics and not dry_run:  # a missing extra is a setup error, not 330 unscored items
         require("skimage.metrics", extra="fidelity", purpose="PSNR/SSIM")
     eval_dir = run.root / RESULTS_DIR
-    file_shas = {p["id"]: _file_sha(run.image(str(p["id"]))) for p in problems}
-    for metric in metrics:
-        _evaluate_metric(metric, problems, run, file_shas, eval_dir, report, judge_backend, grader_backend,
-                         judge_id, grader_id, concurrency=concurrency, dry_run=dry_run, progress=progress,
-                         fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader, **extra)
-    if not dry_run:
+    file_shas = {str(p["id"]): _file_sha(run.image(str(p["id"]))) for p in problems}
+    settings = dict(fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader, **extra)
+    current, work = _plan_work(metrics, problems, run, file_shas, eval_dir, judge_id, grader_ids, settings, report)
+    if dry_run:
         for metric in metrics:
-            report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
-        if "fidelity" in metrics and (clip_model is not None or fid or feature_extractor is not None):
-            report.summaries["fidelity"].update(fidelity_set_metrics(
-                problems, run, report.records["fidelity"], clip_model=clip_model, fid=fid or bool(feature_extractor),
-                feature_extractor=feature_extractor, mode=fidelity_mode))
-        for backend in {id(b): b for b in (judge_backend, grader_backend) if b is not None}.values():
-            stats = backend.stats() if hasattr(backend, "stats") else {}
-            report.cost_usd += float(stats.get("cost_usd", 0.0) or 0.0)
-        _write_outputs(report, eval_dir, problems)
+            todo = [w.problem for w in work if any(t.metric == metric for t in w.tasks)]
+            report.planned_calls[metric] = _plan(metric, todo, run, grader_ids.get(metric))
+        report.seconds = time.perf_counter() - started
+        return report
+    ctx = EvalContext(answerers={"default": judge_backend}, default="default",
+                      graders=grader_backends, switches=settings)
+    _run_work(ctx, work, eval_dir, report, current, concurrency=concurrency, progress=progress)
+    for metric in metrics:
+        report.records[metric] = [current[metric][str(p["id"])] for p in problems]
+        report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
+    if "fidelity" in metrics and (clip_model is not None or fid or feature_extractor is not None):
+        report.summaries["fidelity"].update(fidelity_set_metrics(
+            problems, run, report.records["fidelity"], clip_model=clip_model, fid=fid or bool(feature_extractor),
+            feature_extractor=feature_extractor, mode=fidelity_mode))
+    for backend in {id(b): b for b in (judge_backend, *grader_backends.values()) if b is not None}.values():
+        stats = backend.stats() if hasattr(backend, "stats") else {}
+        report.cost_usd += float(stats.get("cost_usd", 0.0) or 0.0)
+    _write_outputs(report, eval_dir, problems)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _plan_work(metrics: list[str], problems: list[dict[str, Any]], run: RunImages, file_shas: dict[str, str | None],
+               eval_dir: Path, judge_id: str | None, grader_ids: dict[str, str | None], settings: dict[str, str],
+               report: EvalReport) -> tuple[dict[str, dict[str, ItemResult]], list[ItemWork]]:
+    """Records already final under today's keys (reused) and, per item, the tasks still to compute."""
+    current: dict[str, dict[str, ItemResult]] = {m: {} for m in metrics}
+    tasks_by_item: dict[str, list[ItemTask]] = {}
+    for metric in metrics:
+        existing = ResultStore(eval_dir, metric).load()
+        switches = _switches(metric, **settings)
+        for p in problems:
+            item_id = str(p["id"])
+            key = _key_for(metric, item_id, judge_id, grader_ids.get(metric), file_shas[item_id], switches)
+            row = existing.get(key)
+            if row is not None and _is_final(row):
+                current[metric][item_id] = ItemResult.from_dict(row)
+            else:
+                tasks_by_item.setdefault(item_id, []).append(ItemTask(metric, key))
+        report.reused[metric] = len(current[metric])
+        report.evaluated[metric] = sum(any(t.metric == metric for t in ts) for ts in tasks_by_item.values())
+    work = [ItemWork(p, run.image(str(p["id"])), run.missing_reason(str(p["id"])), tasks_by_item[str(p["id"])])
+            for p in problems if str(p["id"]) in tasks_by_item]
+    return current, work
+
+
+def _run_work(ctx: EvalContext, work: list[ItemWork], eval_dir: Path, report: EvalReport,
+              current: dict[str, dict[str, ItemResult]], *, concurrency: int, progress: bool) -> None:
+    """Compute ``work`` on the metrics event loop, writing records in batches and filling ``current``."""
+    bar = _progress_bar(len(work), ",".join(report.metrics), progress)
+
+    def on_record(task: ItemTask, record: ItemResult) -> None:
+        current[task.metric][record.id] = record
+        report.calls[task.metric] = report.calls.get(task.metric, 0) + record.calls
+        for k in ("prompt_tokens", "completion_tokens"):
+            report.tokens[k] = report.tokens.get(k, 0) + int(record.usage.get(k, 0) or 0)
+
+    # enough open items that the request limit stays full while some items wait on a grader or the disk
+    in_flight = max(4, concurrency + concurrency // 2)
+    with RecordWriter(eval_dir) as writer:
+        _calls.run_sync(run_items(ctx, work, writer, items_in_flight=in_flight, on_record=on_record,
+                                  on_item=(lambda _: bar.update(1)) if bar is not None else None))
+    if bar is not None:
+        bar.close()
+    for metric in report.metrics:
+        report.calls.setdefault(metric, 0)
 
 
 def fidelity_set_metrics(problems: list[dict[str, Any]], run: RunImages, records: list[ItemResult], *,
@@ -350,56 +421,6 @@ def _is_final(row: dict[str, Any]) -> bool:
     return row.get("state") in (SCORED, NOT_APPLICABLE, MISSING)
 
 
-def _evaluate_metric(metric: str, problems: list[dict[str, Any]], run: RunImages, file_shas: dict[str, str | None],
-                     eval_dir: Path, report: EvalReport, judge_backend: Any, grader_backend: Any,
-                     judge_id: str | None, grader_id: str | None, *, concurrency: int, dry_run: bool,
-                     progress: bool, fidelity_mode: str, judge_parse: str, quiz_grader: str = "rule",
-                     options: str = "repaired", image_encoding: str = "default", corrupted: str = "default") -> None:
-    store = ResultStore(eval_dir, metric)
-    existing = store.load()
-    switches = _switches(metric, fidelity_mode, judge_parse, quiz_grader, options, image_encoding, corrupted)
-    current: dict[str, ItemResult] = {}
-    todo = []
-    for p in problems:
-        item_id = str(p["id"])
-        key = _key_for(metric, item_id, judge_id, grader_id, file_shas[p["id"]], switches)
-        row = existing.get(key)
-        if row is not None and _is_final(row):
-            current[item_id] = ItemResult.from_dict(row)
-        else:
-            todo.append((p, key))
-    report.reused[metric] = len(current)
-    if dry_run:
-        report.planned_calls[metric] = _plan(metric, [p for p, _ in todo], run, grader_id)
-        return
-    lock = threading.Lock()
-
-    def work(problem: dict[str, Any], key: str) -> ItemResult:
-        record = score_item(metric, problem, run, judge_backend, grader_backend, fidelity_mode=fidelity_mode,
-                            judge_parse=judge_parse, quiz_grader=quiz_grader, options=options,
-                            image_encoding=image_encoding, corrupted=corrupted)
-        store.append(key, record)
-        with lock:
-            current[str(problem["id"])] = record
-        return record
-
-    bar = _progress_bar(len(todo), metric, progress)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(work, p, k) for p, k in todo]
-        for future in as_completed(futures):
-            record = future.result()
-            report.calls[metric] = report.calls.get(metric, 0) + record.calls
-            for k in ("prompt_tokens", "completion_tokens"):
-                report.tokens[k] = report.tokens.get(k, 0) + int(record.usage.get(k, 0) or 0)
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    report.calls.setdefault(metric, 0)
-    report.evaluated[metric] = len(todo)
-    report.records[metric] = [current[str(p["id"])] for p in problems]
-
-
 def _progress_bar(total: int, metric: str, enabled: bool):
     if not enabled or total == 0:
         return None
@@ -412,23 +433,12 @@ def score_item(metric: str, problem: dict[str, Any], run: RunImages, judge_backe
                fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
                options: str = "repaired", image_encoding: str = "default", corrupted: str = "default") -> ItemResult:
     """Score one item of a run with one metric (the image is read from the run folder)."""
-    from scigenbench.metrics import fidelity, judge, quiz, rinv
-
     item_id = str(problem["id"])
-    path = run.image(item_id)
-    image = path.read_bytes() if path is not None else None
-    missing = run.missing_reason(item_id)
-    if metric == "judge":
-        return judge.judge_item(problem, image, judge_backend, missing_reason=missing, judge_parse=judge_parse,
-                                image_encoding=image_encoding, corrupted=corrupted)
-    if metric in ("quiz", "quiz_blind"):
-        return quiz.quiz_item(problem, image, judge_backend, grader=grader_backend, blind=metric == "quiz_blind",
-                              missing_reason=missing, quiz_grader=quiz_grader, options=options,
-                              image_encoding=image_encoding, corrupted=corrupted)
-    if metric == "rinv":
-        return rinv.rinv_item(problem, image, judge_backend, grader=grader_backend, missing_reason=missing,
-                              image_encoding=image_encoding, corrupted=corrupted)
-    return fidelity.fidelity_item(problem, image, problem.get("image"), mode=fidelity_mode, missing_reason=missing)
+    ctx = EvalContext(answerers={"default": judge_backend}, default="default",
+                      graders={"quiz": grader_backend, "quiz_blind": grader_backend, "rinv": grader_backend},
+                      switches=dict(fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader,
+                                    options=options, image_encoding=image_encoding, corrupted=corrupted))
+    return compute_item(ctx, problem, run.image(item_id), [ItemTask(metric, "")], run.missing_reason(item_id))[0]
 
 
 def _plan(metric: str, todo: list[dict[str, Any]], run: RunImages, grader_id: str | None) -> dict[str, int]:

@@ -35,6 +35,15 @@ def judge_switches(*, judge_parse: str = "strict", image_encoding: str = "defaul
 def judge_item(problem: dict[str, Any], image: _calls.ImageLike | None, backend: Any, *,
                missing_reason: str = "no image", judge_parse: str = "strict", image_encoding: str = "default",
                corrupted: str = "default", **params: Any) -> ItemResult:
+    """Score one image with the LMM judge (synchronous :func:`ajudge_item`; see it for the arguments)."""
+    return _calls.run_sync(ajudge_item(problem, image, backend, missing_reason=missing_reason,
+                                       judge_parse=judge_parse, image_encoding=image_encoding, corrupted=corrupted,
+                                       **params))
+
+
+async def ajudge_item(problem: dict[str, Any], image: _calls.ImageLike | None, backend: Any, *,
+                      missing_reason: str = "no image", judge_parse: str = "strict", image_encoding: str = "default",
+                      corrupted: str = "default", **params: Any) -> ItemResult:
     """Score one image with the LMM judge.
 
     Args:
@@ -61,11 +70,11 @@ def judge_item(problem: dict[str, Any], image: _calls.ImageLike | None, backend:
     if image is None:
         return ItemResult(state=MISSING, reason=missing_reason, **base)
     try:
-        data, base["image_sha256"] = _calls.prepare_for(image, "judge", image_encoding)
+        data, base["image_sha256"] = await _calls.aprepare_for(image, "judge", image_encoding)
     except _calls.UnreadableImageError as exc:
         return _calls.corrupted_result(exc, corrupted, base)
     decoding = {**JUDGE_PARAMS, **params}
-    out = _calls.call(backend, _calls.user_message(judge_prompt(problem), data),
+    out = await _calls.acall(backend, _calls.user_message(judge_prompt(problem), data),
                       prompt_version=base["prompt_version"], **decoding)
     base.update(calls=out.calls, usage=out.usage)
     if out.error:

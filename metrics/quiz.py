@@ -8,6 +8,7 @@ guessable they are.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -75,6 +76,12 @@ def _is_scorable(quiz: dict[str, Any]) -> tuple[bool, str | None]:
 
 def answer_quiz(quiz: dict[str, Any], image: Any, answerer: Any, grader: Any | None, *,
                 blind: bool = False, always_grade: bool = False) -> dict[str, Any]:
+    """Synchronous :func:`aanswer_quiz`."""
+    return _calls.run_sync(aanswer_quiz(quiz, image, answerer, grader, blind=blind, always_grade=always_grade))
+
+
+async def aanswer_quiz(quiz: dict[str, Any], image: Any, answerer: Any, grader: Any | None, *,
+                       blind: bool = False, always_grade: bool = False) -> dict[str, Any]:
     """Ask one quiz and grade it. Returns a quiz record: ``state``, ``correct`` (bool), ``predicted``,
     ``method`` (how the letter was read), ``raw``, ``calls``, ``grader_calls``, ``usage``, ``reason``.
     ``always_grade`` (switch ``quiz_grader="llm"``) sends every reply to the grader, like upstream."""
@@ -82,7 +89,7 @@ def answer_quiz(quiz: dict[str, Any], image: Any, answerer: Any, grader: Any | N
     rec: dict[str, Any] = {"correct_option": quiz["correct_option"], "letters": letters, "calls": 0,
                            "grader_calls": 0, "usage": {}, "reason": None}
     version = prompt_version("quiz_blind" if blind else "quiz")
-    out = _calls.call(answerer, _calls.user_message(quiz_prompt(quiz, blind=blind), None if blind else image),
+    out = await _calls.acall(answerer, _calls.user_message(quiz_prompt(quiz, blind=blind), None if blind else image),
                       prompt_version=version, **QUIZ_PARAMS)
     rec["calls"] += out.calls
     _calls.add_usage(rec["usage"], out.usage)
@@ -92,7 +99,7 @@ def answer_quiz(quiz: dict[str, Any], image: Any, answerer: Any, grader: Any | N
     parsed = extract_letter(out.text, letters, quiz["options"])
     letter, method = parsed.letter, parsed.status
     if (always_grade or not parsed.decided) and grader is not None:
-        g = _grade_letter(quiz, out.text, grader)
+        g = await _grade_letter(quiz, out.text, grader)
         rec["grader_calls"] += g.calls
         _calls.add_usage(rec["usage"], g.usage)
         rec["grader_raw"] = g.text
@@ -109,18 +116,29 @@ def answer_quiz(quiz: dict[str, Any], image: Any, answerer: Any, grader: Any | N
             "correct": letter == quiz["correct_option"]}
 
 
-def _grade_letter(quiz: dict[str, Any], reply: str, grader: Any) -> _calls.CallOutcome:
+async def _grade_letter(quiz: dict[str, Any], reply: str, grader: Any) -> _calls.CallOutcome:
     letters = offered_letters(quiz)
     prompt = render_prompt("letter_grader", question=quiz["question"].strip(), options=format_options(quiz),
                            reply=defang(reply), letters=_letters_text(letters))
-    return _calls.call(grader, _calls.user_message(prompt), prompt_version=prompt_version("letter_grader"),
-                       **GRADER_PARAMS)
+    return await _calls.acall(grader, _calls.user_message(prompt), prompt_version=prompt_version("letter_grader"),
+                              **GRADER_PARAMS)
 
 
 def quiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer: Any, *, grader: Any = None,
               blind: bool = False, missing_reason: str = "no image", quiz_grader: str = "rule",
               options: str = "repaired", image_encoding: str = "default", corrupted: str = "default") -> ItemResult:
-    """Answer every quiz of one item and grade it.
+    """Answer every quiz of one item and grade it (synchronous :func:`aquiz_item`; see it for the arguments)."""
+    return _calls.run_sync(aquiz_item(problem, image, answerer, grader=grader, blind=blind,
+                                      missing_reason=missing_reason, quiz_grader=quiz_grader, options=options,
+                                      image_encoding=image_encoding, corrupted=corrupted))
+
+
+async def aquiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer: Any, *, grader: Any = None,
+                     blind: bool = False, missing_reason: str = "no image", quiz_grader: str = "rule",
+                     options: str = "repaired", image_encoding: str = "default", corrupted: str = "default"
+                     ) -> ItemResult:
+    """Answer every quiz of one item and grade it; the quizzes are asked concurrently (each call still counts
+    against the backend's limits).
 
     The item is *scored* when every scorable quiz got a valid grade (``score`` = fraction correct), *unscored*
     when any quiz could not be graded (the graded ones stay in ``details["quizzes"]``; a re-run fills the rest
@@ -159,17 +177,20 @@ def quiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer:
         if image is None:
             return ItemResult(state=MISSING, reason=missing_reason, details={"n_quizzes": n_scorable}, **base)
         try:
-            data, base["image_sha256"] = _calls.prepare_for(image, "quiz", image_encoding)
+            data, base["image_sha256"] = await _calls.aprepare_for(image, "quiz", image_encoding)
         except _calls.UnreadableImageError as exc:
             return _corrupted(problem, exc, corrupted, n_scorable, base)
-    records, usage = [], {}
-    for index, quiz in enumerate(quizzes):
+    async def one(quiz: dict[str, Any]) -> dict[str, Any]:
         ok, why = _is_scorable(quiz)
-        rec = answer_quiz(quiz, data, answerer, grader, blind=blind, always_grade=quiz_grader == "llm") if ok else {
-            "state": NOT_APPLICABLE, "reason": why, "calls": 0, "grader_calls": 0, "usage": {}}
+        if not ok:
+            return {"state": NOT_APPLICABLE, "reason": why, "calls": 0, "grader_calls": 0, "usage": {}}
+        return await aanswer_quiz(quiz, data, answerer, grader, blind=blind, always_grade=quiz_grader == "llm")
+
+    records = list(await asyncio.gather(*(one(q) for q in quizzes)))
+    usage: dict[str, float] = {}
+    for index, rec in enumerate(records):
         rec["index"] = index
         _calls.add_usage(usage, rec["usage"])
-        records.append(rec)
     scored = [r for r in records if r["state"] == SCORED]
     unscored = [r for r in records if r["state"] == UNSCORED]
     details = {"quizzes": records, "n_quizzes": n_scorable, "n_correct": sum(r["correct"] for r in scored),

@@ -8,6 +8,7 @@ CORRECT scores 1, INCORRECT and INVALID score 0 (a refusal is the answering mode
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -42,6 +43,14 @@ def final_answer(reply: str | None) -> str | None:
 def rinv_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer: Any, *, grader: Any = None,
               missing_reason: str = "no image", image_encoding: str = "default", corrupted: str = "default"
               ) -> ItemResult:
+    """Score one item for R_inv (synchronous :func:`arinv_item`; see it for the arguments)."""
+    return _calls.run_sync(arinv_item(problem, image, answerer, grader=grader, missing_reason=missing_reason,
+                                      image_encoding=image_encoding, corrupted=corrupted))
+
+
+async def arinv_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer: Any, *, grader: Any = None,
+                     missing_reason: str = "no image", image_encoding: str = "default", corrupted: str = "default"
+                     ) -> ItemResult:
     """Score one item for R_inv. ``grader`` defaults to ``answerer``.
 
     ``image_encoding="upstream"`` sends upstream's JPEG-ladder pixels; ``corrupted="upstream"`` leaves an
@@ -62,10 +71,10 @@ def rinv_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer:
     if image is None:
         return ItemResult(state=MISSING, reason=missing_reason, **base)
     try:
-        data, base["image_sha256"] = _calls.prepare_for(image, "quiz", image_encoding)
+        data, base["image_sha256"] = await _calls.aprepare_for(image, "quiz", image_encoding)
     except _calls.UnreadableImageError as exc:
         return _calls.corrupted_result(exc, corrupted, base)
-    out = _calls.call(answerer, _calls.user_message(render_prompt("rinv", question=question.strip()), data),
+    out = await _calls.acall(answerer, _calls.user_message(render_prompt("rinv", question=question.strip()), data),
                       prompt_version=base["prompt_version"], **ANSWER_PARAMS)
     base.update(calls=out.calls, usage=dict(out.usage), raw=out.text)
     if out.error:
@@ -73,12 +82,12 @@ def rinv_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer:
     answer = final_answer(out.text)
     details: dict[str, Any] = {"final_answer": answer, "grader_version": prompt_version("rinv_grader"),
                                "params": ANSWER_PARAMS, "grader_params": GRADER_PARAMS}
-    if answer is not None and answers_equivalent(answer, problem["answer"]):
+    if answer is not None and await asyncio.to_thread(answers_equivalent, answer, problem["answer"]):
         details.update(verdict="CORRECT", method="equivalence")
         return ItemResult(state=SCORED, score=1.0, details=details, **base)
     prompt = render_prompt("rinv_grader", question=question.strip(), answer=problem["answer"].strip(),
                            reply=defang(out.text))
-    g = _calls.call(grader, _calls.user_message(prompt), prompt_version=details["grader_version"], **GRADER_PARAMS)
+    g = await _calls.acall(grader, _calls.user_message(prompt), prompt_version=details["grader_version"], **GRADER_PARAMS)
     base["calls"] += g.calls
     _calls.add_usage(base["usage"], g.usage)
     details.update(method="grader", grader_raw=g.text)

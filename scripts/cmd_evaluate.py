@@ -28,11 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset the run was generated for (default: from run.json)")
     parser.add_argument("--data-dir", default=None, help="local upstream release (default: $SCIGENBENCH_DATA_DIR)")
     parser.add_argument("--dry-run", action="store_true", help="print the number of model calls it would make")
-    parser.add_argument("--concurrency", type=int, default=4, help="items evaluated in parallel (default 4)")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="model requests in flight across the whole evaluation: every metric, every quiz, the "
+                             "judge and the graders share this one limit (default 16)")
     parser.add_argument("--blind", action="store_true", help="also ask the quizzes without the image")
     parser.add_argument("--max-retries", type=int, default=None, help="backend retries per call")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per model call attempt")
-    parser.add_argument("--rpm", type=float, default=None, help="requests per minute limit")
+    parser.add_argument("--rpm", type=float, default=None,
+                        help="requests per minute over the whole evaluation (judge and graders together)")
+    parser.add_argument("--adaptive", action="store_true",
+                        help="halve the request limit on HTTP 429 and grow it back when the server copes")
     parser.add_argument("--budget-usd", type=float, default=None, help="stop cleanly before spending more")
     parser.add_argument("--no-cache", action="store_true", help="do not use the response cache")
     parser.add_argument("--clip-model", default=None, help="fidelity: also compute the CLIP score with this model")
@@ -54,6 +59,8 @@ def backend_options(args: argparse.Namespace) -> dict:
             options[name] = getattr(args, name)
     if args.no_cache:
         options["cache"] = False
+    if getattr(args, "adaptive", False):
+        options["adaptive"] = True
     return options
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ids", metavar="A,B,...", help="only these problem ids (comma-separated)")
     parser.add_argument("--image-types", metavar="TYPES",
                         help='only these image types, comma-separated, e.g. "Physics - Circuit,Math - Plane Geometric"')
-    parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="parallel items (default: 4)")
+    parser.add_argument("--concurrency", type=int, default=4, metavar="N",
+                        help="model requests in flight (ImgCoder: backbone calls across all items; other "
+                             "generators: items in parallel); default 4")
     parser.add_argument("--budget", type=float, metavar="USD",
                         help="stop starting new items once this invocation has spent this many US dollars")
     parser.add_argument("--retry-failed", action="store_true", help="also regenerate ids whose last attempt failed")
@@ -69,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
                                    image_types=args.image_types, limit=args.limit)
         if args.dry_run:
             return dry_run(args, problems, options)
+        if args.concurrency < 1:
+            raise ValueError(f"--concurrency must be at least 1, got {args.concurrency}")
+        if args.generator.partition(":")[0] == "imgcoder":
+            options.setdefault("concurrency", args.concurrency)  # the backbone's limit: requests in flight
         generator = build_generator(args.generator, backbone=args.backbone, budget_usd=args.budget, **options)
     except user_errors() as exc:
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
@@ -82,7 +89,7 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
 
     try:
         with generator:
-            summary = run_generation(generator, problems, args.out, concurrency=args.concurrency,
+            summary = run_generation(generator, problems, args.out, concurrency=item_workers(generator, args.concurrency),
                                      retry_failed=args.retry_failed, budget_usd=args.budget,
                                      progress=not args.no_progress, dataset=args.dataset, force=args.force)
     except (RunConfigMismatchError, ValueError) as exc:  # a foreign run folder; problems without/with duplicate ids
@@ -97,6 +104,15 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
 
 
 # -- building blocks (also used by scripts/run_imgcoder.py) ----------------------------------------------------
+
+def item_workers(generator: Any, concurrency: int) -> int:
+    """Items worked on at once. ImgCoder's items alternate backbone calls with sandbox renders, so a render slot
+    per core is added to the request limit: ``concurrency`` requests stay in flight while other items render."""
+    limiter = getattr(getattr(generator, "backend", None), "limiter", None)
+    if getattr(generator, "name", None) != "imgcoder" or limiter is None:
+        return concurrency
+    return limiter.limit + (os.cpu_count() or 1)
+
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
     """``["size=512x512", "n=1"]`` → ``{"size": "512x512", "n": 1}`` (values parsed as JSON when possible)."""

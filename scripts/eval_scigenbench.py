@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grader", default=None, help="grader backend spec")
     p.add_argument("--run_dir", default=None, help="where a plain image folder is imported (default <dir>.run)")
     p.add_argument("--data_dir", default=None, help="local upstream release (default $SCIGENBENCH_DATA_DIR)")
-    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--concurrency", type=int, default=16, help="model requests in flight (default 16)")
     p.add_argument("--dry_run", action="store_true")
     p.add_argument("--blind", action="store_true")
     return p.parse_args(argv)

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit is not None:
             problems = problems[: max(0, args.limit)]
         generator = build_generator("imgcoder", backbone=args.backbone, budget_usd=args.budget,
-                                    **parse_options(args.option))
+                                    **{"concurrency": args.concurrency, **parse_options(args.option)})
     except user_errors() as exc:
         print(f"run_imgcoder: error: {exc}", file=sys.stderr)
         return 2

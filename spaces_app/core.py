@@ -29,6 +29,9 @@ BACKBONE_ENV = "SCIGENBENCH_BACKBONE"
 JUDGE_ENV = "SCIGENBENCH_JUDGE"
 RESULTS_ENV = "SCIGENBENCH_RESULTS"
 DATA_DIR_ENV = "SCIGENBENCH_DATA_DIR"
+#: model requests in flight at once across the whole Space (every visitor, ImgCoder and the judge together)
+REQUESTS_ENV = "SCIGENBENCH_APP_REQUESTS"
+DEFAULT_REQUESTS = 16
 #: default judge: the offline OCR proxy answerer (a proxy, labelled as such)
 DEFAULT_JUDGE = "ocr"
 #: default result folder: what `scigenbench demo` writes
@@ -345,6 +348,29 @@ def _spec_label(spec: str, env_name: str) -> str:
             else f"`{name}` (configured via `{env_name}`)")
 
 
+_limits_state: dict[str, Any] = {}
+_limits_lock = threading.Lock()
+
+
+def space_limits() -> Any:
+    """The Space's one request limit (``$SCIGENBENCH_APP_REQUESTS``, default 16): every backend the Space builds
+    shares it, so visitors together never have more model requests in flight than that."""
+    with _limits_lock:
+        if "limits" not in _limits_state:
+            from scigenbench.generators.backends.limits import CallLimits
+
+            raw = (os.environ.get(REQUESTS_ENV) or "").strip()
+            try:
+                value = int(raw) if raw else DEFAULT_REQUESTS
+                if value < 1:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{REQUESTS_ENV} must be a whole number >= 1 (model requests in flight), "
+                                 f"got {raw!r}") from None
+            _limits_state["limits"] = CallLimits(value)
+        return _limits_state["limits"]
+
+
 def get_imgcoder(settings: Settings) -> Any:
     """The shared ImgCoder for the configured backbone (built once; the replay recording is written on first use).
 
@@ -365,7 +391,7 @@ def get_imgcoder(settings: Settings) -> Any:
                 path = settings.work_dir / f"imgcoder-{os.getpid()}.replay.jsonl"
                 recording = build_replay_recordings(load_mini_problems(), path, config)
                 backbone = f"replay:{recording['path']}"
-            _coders[key] = make_imgcoder(backbone=backbone, config=config)
+            _coders[key] = make_imgcoder(backbone=backbone, config=config, limits=space_limits())
         return _coders[key]
 
 
@@ -449,7 +475,7 @@ def get_judge(settings: Settings) -> Any:
         if settings.judge not in _judges:
             from scigenbench.metrics.specs import resolve_backend
 
-            _judges[settings.judge] = resolve_backend(settings.judge)
+            _judges[settings.judge] = resolve_backend(settings.judge, limits=space_limits())
         return _judges[settings.judge]
 
 

@@ -13,6 +13,7 @@ retries are spent; it never returns a silent default.
 from __future__ import annotations
 
 import abc
+import copy
 import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -44,10 +45,13 @@ class ChatResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (``raw`` dropped: it may hold SDK objects)."""
-        d = asdict(self)
-        d.pop("raw", None)
-        return d
+        """JSON-safe form (``raw`` dropped: it may hold SDK objects; it is never copied)."""
+        return {**self._plain(), "provenance": copy.deepcopy(self.provenance)}
+
+    def _plain(self) -> dict[str, Any]:
+        """Every field but ``raw`` and ``provenance``, copied."""
+        return {"text": self.text, "model": self.model, "backend": self.backend, "usage": asdict(self.usage),
+                "latency_s": self.latency_s, "cached": self.cached, "cost_usd": self.cost_usd}
 
 
 class BackendError(RuntimeError):

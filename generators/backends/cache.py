@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
+import itertools
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ class ResponseCache:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root else default_cache_dir()
         self.folder = self.root / "responses"
+        self._made: set[str] = set()  # shard folders known to exist (no mkdir per write)
+        self._serial = itertools.count()
 
     def path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
@@ -74,13 +77,24 @@ class ResponseCache:
         return entry if isinstance(entry, dict) and entry.get("key") == key else None
 
     def put(self, key: str, entry: dict[str, Any]) -> Path:
-        """Store ``entry`` (JSON-safe) atomically under ``key``."""
+        """Store ``entry`` (JSON-safe) atomically under ``key``: one write to a temporary name unique to this
+        process, thread and write, then ``os.replace`` (no fsync: a lost entry is only a cache miss)."""
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({**entry, "key": key, "stored_at": time.time()}, ensure_ascii=False, default=str)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
+        shard = key[:2]
+        if shard not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(shard)
+        payload = json.dumps({**entry, "key": key, "stored_at": time.time()}, ensure_ascii=False,
+                             default=str).encode("utf-8")
+        tmp = f"{path.parent}/.{key[:16]}.{os.getpid()}.{threading.get_ident()}.{next(self._serial)}.tmp"
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # the shard folder was removed under us (cache cleared mid-run)
+            self._made.discard(shard)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as f:
                 f.write(payload)
             os.replace(tmp, path)
         except BaseException:

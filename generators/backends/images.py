@@ -12,6 +12,11 @@ Rules, applied in this order to every image (PIL image, raw bytes, or a file pat
 4. **Format**: PNG (``compress_level=6``, no metadata). If the PNG exceeds :data:`MAX_BYTES` (3 MiB, i.e.
    about 4 MiB as base64), high-quality JPEG instead: quality 95, then 90, then 85, 4:4:4 chroma, no EXIF.
    If even quality 85 is over the cap, :class:`ImageEncodingError` (no low-quality ladder, no silent shrink).
+5. **As is**: PNG bytes that these rules would not change in what a model sees — 8-bit RGB without a
+   transparent colour, or 8-bit RGBA whose every pixel is opaque; long side ≤ :data:`MAX_SIDE`; at most
+   :data:`MAX_BYTES`; intact (chunk checksums verified, RGBA fully decoded) — are sent byte for byte, without
+   decoding and re-compressing them (that costs tens of milliseconds per image; generated figures are usually
+   such PNGs).
 
 The same input gives the same bytes (for a given Pillow version), so the SHA-256 of the bytes sent identifies
 the image in cache keys, replay recordings and result provenance.
@@ -64,8 +69,13 @@ class EncodedImage:
         return len(self.data)
 
     def data_url(self) -> str:
-        """``data:<mime>;base64,<...>`` for OpenAI-style ``image_url`` parts."""
-        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+        """``data:<mime>;base64,<...>`` for OpenAI-style ``image_url`` parts (computed once per image: every
+        quiz of an item sends the same image)."""
+        url = self.__dict__.get("_data_url")
+        if url is None:
+            url = f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+            object.__setattr__(self, "_data_url", url)
+        return url
 
     def to_pil(self) -> Image.Image:
         """Decode the bytes sent (what a local model should see)."""
@@ -89,6 +99,10 @@ def encode_image(image: Any, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_B
     """
     if isinstance(image, EncodedImage):
         return image
+    if isinstance(image, (bytes, bytearray)):
+        ready = _sendable_as_is(bytes(image), max_side, max_bytes)
+        if ready is not None:
+            return ready
     pil = _open(image)
     rgb = _downscale(_to_rgb(pil), max_side)
     data = _png_bytes(rgb)
@@ -96,6 +110,30 @@ def encode_image(image: Any, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_B
     if len(data) > max_bytes:
         data, mime = _jpeg_bytes(rgb, max_bytes)
     return EncodedImage(data, mime, hashlib.sha256(data).hexdigest(), rgb.width, rgb.height)
+
+
+def _sendable_as_is(data: bytes, max_side: int, max_bytes: int) -> EncodedImage | None:
+    """``data`` itself when it is a PNG the rules would not change (rule 5), else ``None`` (encode it)."""
+    if len(data) > max_bytes or not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            width, height, mode, info = img.width, img.height, img.mode, dict(img.info)
+            rawmode = img.tile[0][3] if img.tile and len(img.tile[0]) > 3 else None
+            if (width * height > MAX_INPUT_PIXELS or max(width, height) > max_side or mode not in ("RGB", "RGBA")
+                    or rawmode not in ("RGB", "RGBA") or "transparency" in info):
+                return None
+            if mode == "RGBA":
+                img.load()
+                if img.getchannel("A").getextrema() != (255, 255):
+                    return None
+            else:
+                img.verify()  # every chunk's CRC: a truncated or damaged file is re-encoded, and fails there
+    except Exception:  # noqa: BLE001 - anything odd goes through the full encoder, which reports it
+        return None
+    return EncodedImage(data, "image/png", hashlib.sha256(data).hexdigest(), width, height)
 
 
 def decode_data_url(url: str) -> bytes:

@@ -7,6 +7,8 @@
   cool-down (``pause_for``) used when a server says ``Retry-After``.
 - :class:`AdaptiveController`: AIMD on the concurrency limit: halve on 429, grow by one after ``limit``
   consecutive successes, never above the configured maximum.
+- :class:`CallLimits`: the three together, shareable by several backends, so one run's judge, graders and
+  backbone count against one "requests in flight" knob and one rpm budget.
 """
 
 from __future__ import annotations
@@ -170,3 +172,28 @@ class AdaptiveController:
         with self._lock:
             self._streak = 0
             self.limiter.set_limit(max(1, self.limiter.limit // 2))
+
+
+class CallLimits:
+    """One concurrency limit, one rate limiter and (optionally) adaptive control, shared by every backend built
+    with ``get_backend(spec, limits=...)``: requests in flight and requests per minute are then counted across
+    all of them (a run's judge and graders together), not per backend.
+
+    Args:
+        concurrency: requests in flight at once, over every backend sharing these limits.
+        rpm: requests per minute over all of them (``None``: unlimited).
+        adaptive: halve the shared concurrency on a 429, grow it back when healthy.
+    """
+
+    def __init__(self, concurrency: int = 8, rpm: float | None = None, adaptive: bool = False):
+        self.limiter = ConcurrencyLimiter(concurrency)
+        self.rate = RateLimiter(rpm)
+        self.adaptive = AdaptiveController(self.limiter, int(concurrency)) if adaptive else None
+        self.rpm = rpm
+
+    @property
+    def concurrency(self) -> int:
+        return self.limiter.limit
+
+    def __repr__(self) -> str:
+        return f"CallLimits(concurrency={self.limiter.limit}, rpm={self.rpm}, adaptive={self.adaptive is not None})"

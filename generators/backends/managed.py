@@ -36,7 +36,7 @@ from scigenbench.generators.backends.base import (
     Usage,
 )
 from scigenbench.generators.backends.cache import ResponseCache, cache_key
-from scigenbench.generators.backends.limits import AdaptiveController, ConcurrencyLimiter, RateLimiter
+from scigenbench.generators.backends.limits import CallLimits
 from scigenbench.generators.backends.pricing import PriceTable
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,8 @@ class ManagedBackend(ChatBackend):
         concurrency: requests in flight at once (threads and asyncio tasks together).
         rpm: requests per minute (``None``: unlimited).
         adaptive: halve concurrency on 429 (and pause everyone for ``Retry-After``), grow back when healthy.
+        limits: a :class:`~.limits.CallLimits` shared with other backends (one run's judge and graders): its
+            concurrency, rpm and adaptive control replace ``concurrency``/``rpm``/``adaptive``.
         prices: price table (dict, JSON path, :class:`PriceTable`; default ``$SCIGENBENCH_PRICES``).
         budget_usd: stop with :class:`BudgetExceededError` before a call that could exceed it.
     """
@@ -85,7 +87,7 @@ class ManagedBackend(ChatBackend):
                  timeout: float = 120.0, deadline: float | None = None, backoff_base: float = 1.0,
                  backoff_max: float = 30.0, max_retry_wait: float = 120.0, concurrency: int = 8,
                  rpm: float | None = None, adaptive: bool = False, prices: Any = None,
-                 budget_usd: float | None = None):
+                 budget_usd: float | None = None, limits: CallLimits | None = None):
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.inner = inner
@@ -95,9 +97,10 @@ class ManagedBackend(ChatBackend):
         self.cache = ResponseCache(cache_dir) if cache else None
         self.max_retries, self.timeout, self.deadline = int(max_retries), float(timeout), deadline
         self.backoff_base, self.backoff_max, self.max_retry_wait = backoff_base, backoff_max, max_retry_wait
-        self.limiter = ConcurrencyLimiter(concurrency)
-        self.rate = RateLimiter(rpm)
-        self.adaptive = AdaptiveController(self.limiter, concurrency) if adaptive else None
+        if limits is None:
+            limits = CallLimits(concurrency, rpm, adaptive)
+        self.limits = limits
+        self.limiter, self.rate, self.adaptive = limits.limiter, limits.rate, limits.adaptive
         self.prices = PriceTable.from_option(prices)
         self.price = self.prices.lookup(inner.model)
         self.budget_usd = budget_usd
@@ -277,9 +280,8 @@ class ManagedBackend(ChatBackend):
     def _store(self, request: _Request, result: ChatResult) -> None:
         if self.cache is None:
             return
-        stored = result.to_dict()
+        stored = result._plain()
         stored["raw"] = result.raw if _json_safe(result.raw) else None
-        stored.pop("provenance", None)
         try:
             self.cache.put(request.key, {"backend": self.name, "model": self.model, "params": request.params,
                                          "messages": request.canonical, "result": stored})

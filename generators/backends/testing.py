@@ -198,6 +198,8 @@ class OpenAICompatServer:
         rate_limit: server-side limit in requests/second over all chat requests (``None``: unlimited).
         rate_limit_burst: token-bucket capacity (default: ``max(1, rate_limit)``).
         require_api_key: if set, chat requests whose ``Authorization`` is not ``Bearer <key>`` get 401.
+        record: keep every request in :attr:`requests` (``False`` for long benchmarks: only :attr:`calls` is
+            counted, so memory does not grow with every image sent).
 
     Attributes:
         base_url: ``"http://127.0.0.1:PORT/v1"``, the value to give an OpenAI client.
@@ -207,7 +209,7 @@ class OpenAICompatServer:
     def __init__(self, responses: Iterable[Answer] | None = None, *, handler: Callable[[dict], Answer] | None = None,
                  models: Iterable[str] = ("test-model",), latency: float | Callable[[], float] = 0.0,
                  rate_limit: float | None = None, rate_limit_burst: float | None = None,
-                 require_api_key: str | None = None):
+                 require_api_key: str | None = None, record: bool = True):
         if responses is not None and handler is not None:
             raise ValueError("OpenAICompatServer: pass either responses=[...] or handler=..., not both")
         self._script = list(responses) if responses is not None else None
@@ -216,6 +218,8 @@ class OpenAICompatServer:
         self.latency = latency
         self.require_api_key = require_api_key
         self.requests: list[RecordedRequest] = []
+        self.record = record
+        self._chat_calls = 0
         self._lock = threading.Lock()
         self._served = 0
         self._routes: dict[tuple[str, str], RouteHandler] = {}
@@ -278,12 +282,15 @@ class OpenAICompatServer:
     @property
     def calls(self) -> int:
         """Number of chat completion requests received (including rejected ones)."""
-        return len(self.chat_requests())
+        return len(self.chat_requests()) if self.record else self._chat_calls
 
     # -- internals used by the request handler ---------------------------------------------------------------
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
-            self.requests.append(request)
+            if request.path.rstrip("/").endswith("/chat/completions"):
+                self._chat_calls += 1
+            if self.record:
+                self.requests.append(request)
 
     def _next_answer(self, request_json: dict) -> Answer:
         if self._handler is not None:
