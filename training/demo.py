@@ -54,7 +54,8 @@ def write_demo_input(path: Path) -> Path:
 
 
 def demo_model() -> Any:
-    """The stand-in model whose answers are recorded: sloppy JSON, one bad quiz reply, one leaking rewrite."""
+    """The stand-in model whose answers are recorded: sloppy JSON, every right answer at C (rebalanced by the
+    pipeline), one quiz reply with evidence the question does not hold, one rewrite that states the answer."""
     from scigenbench.training.testing import MiniModel
 
     problems = demo_problems()
@@ -68,7 +69,7 @@ def demo_model() -> Any:
                           + f" (the answer is {cone['answer']})."})
     return MiniModel([*problems, {**NOT_VISUALIZABLE, "image_type": None, "elements": [], "quizzes": [],
                                   "multimodal_question": None}],
-                     messy=True, not_visualizable={NOT_VISUALIZABLE["question"]},
+                     messy=True, not_visualizable={NOT_VISUALIZABLE["question"]}, correct_letter="C",
                      script={("quizzes", atwood["question"]): [bad_quizzes], ("rewrite", cone["question"]): [leaking]})
 
 
@@ -157,7 +158,13 @@ def run_demo(out: str | Path, *, progress: bool = True, concurrency: int = 4) ->
 def _show_export(out: Path) -> None:
     import datasets
 
-    verified = datasets.load_dataset(str(out / "verified"), split="train")
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        verified = datasets.load_dataset(str(out / "verified"), split="train")
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
     print(f"\nExport: datasets.load_dataset({str(out / 'verified')!r}, split='train') → {verified.num_rows} rows, "
           f"columns {', '.join(verified.column_names)}")
     if verified.num_rows:
