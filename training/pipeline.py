@@ -37,8 +37,6 @@ ITEMS_FILE = "items.jsonl"
 SKIPPED_FILE = "skipped.jsonl"
 #: stage logs kept in ``SYN_DIR/stages/``
 STAGES = (*construct.CONSTRUCTION_STAGES, "verify")
-#: exit codes, as ``scigenbench generate``
-EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_ARGS, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 @dataclass
@@ -336,13 +334,9 @@ class SynthSummary:
     def exit_code(self) -> int:
         """0 done (or nothing to do), 1 every item processed in this run failed, 3 stopped by the budget, 130
         interrupted."""
-        if self.stopped == "interrupted":
-            return EXIT_INTERRUPTED
-        if self.all_failed:
-            return EXIT_ALL_FAILED
-        if self.stopped == "budget":
-            return EXIT_BUDGET
-        return EXIT_OK
+        from scigenbench.generators.runner import exit_status
+
+        return exit_status(self.stopped, self.all_failed)
 
     def format(self) -> str:
         f = self.funnel

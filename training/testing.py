@@ -46,14 +46,10 @@ def stage_of(text: str) -> str:
 
 
 def _texts(messages: list[dict[str, Any]]) -> list[str]:
-    out = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            out.append(content)
-        elif isinstance(content, list):
-            out += [p.get("text", "") for p in content if p.get("type") == "text"]
-    return out
+    """Every text of ``messages``, as the loopback server reads a request."""
+    from scigenbench.generators.backends.testing import RecordedRequest
+
+    return RecordedRequest("POST", "", {}, b"", {"messages": messages}, 0.0).texts()
 
 
 class MiniModel:
