@@ -123,3 +123,30 @@ def test_bad_arguments_are_one_line_errors_with_exit_2(tmp_path, capsys):
     assert main(["synthesize", "--input", str(source), "--question-column", "problem", "--model", "fake",
                  "--judge", "fake", "--out", str(tmp_path / "o")]) == 2
     assert "'problem' is not a column" in capsys.readouterr().err
+
+
+def test_a_finished_run_rerun_calls_nothing_and_changes_no_record(tmp_path):
+    source = write_input(tmp_path / "qa.jsonl")
+    with OpenAICompatServer(handler=MiniModel().handler) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        config = SynthConfig(input=InputSpec(str(source)), out=str(tmp_path / "syn"), model=spec, judge=spec,
+                             generator="text-card", progress=False,
+                             backend_options={"cache": False})  # no cache: a repeated stage would call again
+        first = synthesize(config)
+        calls, logs = len(server.chat_requests()), (tmp_path / "syn" / "stages" / "verify.jsonl").read_bytes()
+        second = synthesize(config)
+    assert first.funnel == second.funnel and second.n_processed == 0
+    assert len(server.chat_requests()) == calls and (tmp_path / "syn" / "stages" / "verify.jsonl").read_bytes() == logs
+
+
+def test_a_torn_last_line_is_dropped_and_its_stage_redone(tmp_path):
+    from scigenbench.training.store import StageStore
+
+    store = StageStore(tmp_path, ["triage"])
+    store.append("triage", "a", {"status": "ok"}, final=True)
+    with open(store.path("triage"), "ab") as f:
+        f.write(b'{"id": "b", "stage": "triage", "status": "o')  # a writer killed mid-line
+    assert set(store.latest("triage")) == {"a"}
+    store.recover()
+    store.append("triage", "b", {"status": "ok"}, final=True)
+    assert [row["id"] for row in store.rows("triage")] == ["a", "b"]
