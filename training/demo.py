@@ -170,3 +170,8 @@ def _show_export(out: Path) -> None:
     if verified.num_rows:
         row = verified[0]
         print(f"  e.g. {row['id']} ({row['image_type']}): {row['question'][:160]}…  answer: {row['answer']}")
+    try:  # the trainer exports (scigenbench export-training), where this installation has them
+        from scigenbench.training.exports import export_training
+    except ImportError:
+        return
+    print("Training export: " + export_training(out, "verl", out / "export-verl").summary())
