@@ -328,6 +328,8 @@ def build_report(config: Any, items: list[dict[str, Any]], lines: list[dict[str,
                     if key in row:
                         row[key] += int(reached)
     statuses = collections.Counter(line["status"] for line in lines)
+    why = collections.Counter((line["status"], str(line.get("reason") or "")[:200]) for line in lines
+                              if line["status"] not in ("accepted", "pending"))
     total["not_visualizable"] = statuses.get("not_visualizable", 0)
     reasons = collections.Counter(r for rows in verify_rows.values() if rows and rows[-1].get("final")
                                   for r in (rows[-1].get("decision") or {}).get("reasons") or [])
@@ -350,6 +352,7 @@ def build_report(config: Any, items: list[dict[str, Any]], lines: list[dict[str,
         "funnel": {"total": total, **groups},
         "statuses": dict(statuses),
         "reject_reasons": dict(reasons),
+        "top_reasons": [(status, reason, n) for (status, reason), n in why.most_common(3)],
         "validation_defects": dict(defects),
         "letters": {"model_or_input": {k: input_letters.get(k, 0) for k in checks.QUIZ_LETTERS},
                     "constructed": checks.letter_counts(constructed_quizzes),

@@ -330,6 +330,8 @@ class SynthSummary:
     outputs: dict[str, str] = field(default_factory=dict)
     #: this invocation processed items and every one of them failed (construction or generation errors)
     all_failed: bool = False
+    #: the most common reasons items ended without being accepted: (status, reason, count)
+    top_reasons: list[tuple[str, str, int]] = field(default_factory=list)
 
     def exit_code(self) -> int:
         """0 done (or nothing to do), 1 every item processed in this run failed, 3 stopped by the budget, 130
@@ -348,6 +350,9 @@ class SynthSummary:
                  f"  model calls {self.calls}, cost ${self.cost_usd:.4f}, time {self.elapsed_s:.1f}s"]
         if self.stopped:
             lines.append(f"  STOPPED ({self.stopped}): {self.stop_reason}; re-run the same command to resume")
+        if self.top_reasons:
+            lines.append("  most common reasons items were not accepted (items.jsonl has each one):")
+            lines += [f"    {n} × {status}: {reason}" for status, reason, n in self.top_reasons]
         for name, path in self.outputs.items():
             lines.append(f"  {name}: {path}")
         return "\n".join(lines)
@@ -402,6 +407,7 @@ def synthesize(config: SynthConfig) -> SynthSummary:
         summary.cost_usd = ctx.spent() - spent_at_start
         report = write_outputs(out, config, items, skipped, n_rows, ctx)
         summary.funnel = report["funnel"]["total"]
+        summary.top_reasons = report["top_reasons"]
         summary.outputs = report["outputs"]
     finally:
         close_context(ctx)
