@@ -297,3 +297,27 @@ def test_server_errors_and_malformed_bodies_are_retried_without_changing_the_out
             progress=False, backend_options={"cache_dir": str(tmp_path / "cache"), "max_retries": 3,
                                              "backoff_base": 0.01, "backoff_max": 0.02}))
     assert summary.funnel["verified"] == 2 and len(seen) > 2 * 17
+
+
+def test_a_backbone_outage_during_generation_is_retried_on_the_next_run(tmp_path):
+    from scigenbench.generators.backends.testing import Fault
+
+    model, down = MiniModel(), [True]
+
+    def handler(request: dict):
+        if down[0] and "work out what its figure has to show" in request["messages"][-1]["content"]:
+            return Fault.server_error()
+        return model.handler(request)
+
+    source = write_qa(tmp_path / "qa.jsonl", [qa(ATWOOD)])
+    with OpenAICompatServer(handler=handler) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        config = SynthConfig(input=InputSpec(str(source)), out=str(tmp_path / "syn"), model=spec, judge=spec,
+                             progress=False, backend_options={"cache_dir": str(tmp_path / "cache"), "max_retries": 0})
+        first = synthesize(config)
+        assert first.exit_code() == 1 and [r["status"] for r in items(tmp_path / "syn").values()] == ["error"]
+        down[0] = False
+        second = synthesize(config)
+    assert second.exit_code() == 0 and second.funnel["verified"] == 1
+    attempts = [json.loads(line)["status"] for line in (tmp_path / "syn" / "run" / "attempts.jsonl").read_text().splitlines()]
+    assert attempts == ["failed", "ok"]

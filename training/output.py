@@ -52,8 +52,9 @@ def constructed_features():
     return features
 
 
-def item_outcome(item: dict[str, Any], verify: dict[str, Any] | None) -> dict[str, Any]:
-    """Where an item ended: ``{"status", "stage", "reason"}``."""
+def item_outcome(item: dict[str, Any], verify: dict[str, Any] | None,
+                 generation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Where an item ended: ``{"status", "stage", "reason"}`` (``generation``: its latest run-folder attempt)."""
     for name in construct.CONSTRUCTION_STAGES:
         record = item.get(name)
         if record is None:
@@ -65,6 +66,8 @@ def item_outcome(item: dict[str, Any], verify: dict[str, Any] | None) -> dict[st
         if record["status"] not in construct.CONTINUE:
             return {"status": "invalid" if name == "validate" else "construction_failed", "stage": name,
                     "reason": record.get("error")}
+    if verify is None and generation is not None and generation.get("status") != "ok":
+        return {"status": "error", "stage": "generate", "reason": str(generation.get("error"))[:300]}
     if verify is None:
         return {"status": "pending", "stage": "generate", "reason": "not generated or verified yet"}
     if not verify.get("final"):
@@ -82,12 +85,13 @@ def write_outputs(out: Path, config: Any, items: list[dict[str, Any]], skipped: 
         verify_rows[row["id"]].append(row)
     attempts = ctx.run.attempts()
     generated_ids = {a["id"] for a in attempts if a.get("status") == "ok"}
+    last_attempt = {a["id"]: a for a in attempts}
     for item in items:
         item.update(state.get(item["id"], {}))
     lines, constructed, verified, score_rows = [], [], [], []
     for item in items:
         rows = verify_rows.get(item["id"], [])
-        outcome = item_outcome(item, rows[-1] if rows else None)
+        outcome = item_outcome(item, rows[-1] if rows else None, last_attempt.get(item["id"]))
         triage = (item.get("triage") or {}).get("output") or {}
         lines.append({"id": item["id"], "row": item["row"], **outcome, "image_type": triage.get("image_type"),
                       "generated": item["id"] in generated_ids})

@@ -158,14 +158,18 @@ def generate_and_verify(item: dict[str, Any], ctx: SynthContext) -> dict[str, An
     if verifies and verifies[-1].get("final"):
         return {"id": item["id"], "stage": "verify", "status": verifies[-1]["status"]}
     blind = next((r["blind"] for r in verifies if r.get("blind")), None)
+    generated = False
     while True:
         latest = ctx.run.record(item["id"])
-        if latest is None:
+        if latest is None or (not verifies and not generated and backend_failure(latest)):
             output = generate_one(ctx.generator, problem)
             with ctx.run_lock:
                 append_output(ctx.run, ctx.generator, item["id"], output)
-            latest = ctx.run.record(item["id"])
+            latest, generated = ctx.run.record(item["id"]), True
         attempt = int(latest.get("attempt") or 1)
+        if latest.get("status") != "ok" and not verifies and backend_failure(latest):
+            # the model could not be reached: not the item's fault, so nothing final; a resumed run generates again
+            return {"id": item["id"], "stage": "generate", "status": "error"}
         if latest.get("status") != "ok":
             earlier = [r for r in verifies if r.get("attempt", 0) < attempt]
             reasons = (earlier[-1]["decision"]["reasons"] if earlier else []) + [f"generation_{latest.get('status')}"]
@@ -194,6 +198,11 @@ def generate_and_verify(item: dict[str, Any], ctx: SynthContext) -> dict[str, An
             raise BudgetExceededError(output.error or "budget exceeded")
         with ctx.run_lock:
             append_output(ctx.run, ctx.generator, item["id"], output)
+
+
+def backend_failure(record: dict[str, Any]) -> bool:
+    """True when a generation attempt failed because a model call failed for good (an outage, not the item)."""
+    return record.get("status") == "failed" and str(record.get("error") or "").startswith("backbone call failed")
 
 
 def _final_verify(item: dict[str, Any], ctx: SynthContext, attempt: int, status: str, blind: Any, seen: Any,
