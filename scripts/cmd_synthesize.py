@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--input", metavar="PATH_OR_HUB_ID",
                         help="JSON/JSONL/Parquet/CSV file, a dataset folder or a Hub dataset id")
     source.add_argument("--config", help="dataset config (Hub datasets)")
-    source.add_argument("--split", help="dataset split (default: train)")
+    source.add_argument("--split", help="dataset split (default: train, or the only split)")
     source.add_argument("--question-column", default="question", help="column with the question (default: question)")
     source.add_argument("--answer-column", default="answer", help="column with the gold answer (default: answer)")
     source.add_argument("--id-column", help="column with a unique id (default: a hash of question and answer)")

@@ -321,3 +321,18 @@ def test_a_backbone_outage_during_generation_is_retried_on_the_next_run(tmp_path
     assert second.exit_code() == 0 and second.funnel["verified"] == 1
     attempts = [json.loads(line)["status"] for line in (tmp_path / "syn" / "run" / "attempts.jsonl").read_text().splitlines()]
     assert attempts == ["failed", "ok"]
+
+
+def test_an_exported_scigenbench_config_is_used_as_it_is(tmp_path):
+    from scigenbench.dataset import export_dataset
+
+    folder = export_dataset(tmp_path / "export", ["mini"])
+    rows_model = MiniModel()
+    with OpenAICompatServer(handler=rows_model.handler) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        summary = synthesize(SynthConfig(
+            input=InputSpec(str(folder), config="mini", id_column="id", limit=2), out=str(tmp_path / "syn"),
+            model=spec, judge=spec, generator="text-card", progress=False,
+            backend_options={"cache_dir": str(tmp_path / "cache")}))
+    assert summary.funnel["verified"] == 2 and set(items(tmp_path / "syn")) <= set(MINI)
+    assert not {"triage", "elements", "quizzes", "rewrite"} & set(rows_model.asked)
