@@ -60,7 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--demo", action="store_true",
                      help="offline demo: the project's QA file, replayed model answers, the real pipeline, the "
                           "OCR proxy (default --out syn_demo)")
-    run.add_argument("--concurrency", type=int, default=8, help="items in flight (default 8)")
+    run.add_argument("--concurrency", type=int, default=8,
+                     help="model requests in flight across the run, all models together (default 8)")
+    run.add_argument("--items-in-flight", type=int, metavar="N",
+                     help="items processed at once (default: twice --concurrency)")
     run.add_argument("--max-reasks", type=int, default=2, help="re-asks per construction stage (default 2)")
     run.add_argument("--budget", type=float, metavar="USD", help="stop starting new items after this many dollars")
     run.add_argument("--dry-run", action="store_true", help="count the model calls it would make; call nothing")
@@ -101,7 +104,8 @@ def build_config(args: argparse.Namespace):
     return SynthConfig(input=spec, out=args.out, model=args.model, judge=args.judge, generator=args.generator,
                        backbone=args.backbone, generator_options=parse_options(args.option), grader=args.grader,
                        policy=policy, max_attempts=args.max_attempts, max_reasks=args.max_reasks,
-                       concurrency=args.concurrency, budget_usd=args.budget, backend_options=backend,
+                       concurrency=args.concurrency, items_in_flight=args.items_in_flight, budget_usd=args.budget,
+                       backend_options=backend,
                        progress=not args.no_progress, push=args.push)
 
 

@@ -34,7 +34,7 @@ def lines(path: Path) -> list[dict]:
 def cli_args(source: Path, out: Path, base_url: str, cache: Path) -> list[str]:
     spec = f"openai:test-model@{base_url}"
     return ["synthesize", "--input", str(source), "--model", spec, "--judge", spec, "--generator", "text-card",
-            "--out", str(out), "--concurrency", "1", "--max-retries", "0", "--no-progress"]
+            "--out", str(out), "--concurrency", "1", "--items-in-flight", "1", "--max-retries", "0", "--no-progress"]
 
 
 def test_a_run_killed_mid_item_resumes_with_nothing_lost_or_done_twice(tmp_path):
@@ -94,7 +94,8 @@ def test_the_budget_stops_starting_items_and_exits_3(tmp_path):
         spec = f"openai:test-model@{server.base_url}"
         prices = {"test-model": {"input": 1000.0, "output": 1000.0}}  # USD per million tokens: ~$1 an item
         config = SynthConfig(input=InputSpec(str(source)), out=str(tmp_path / "syn"), model=spec, judge=spec,
-                             generator="text-card", concurrency=1, budget_usd=0.01, progress=False,
+                             generator="text-card", concurrency=1, items_in_flight=1, budget_usd=0.01,
+                             progress=False,
                              backend_options={"cache_dir": str(tmp_path / "cache"), "prices": prices})
         summary = synthesize(config)
     assert summary.stopped == "budget" and summary.exit_code() == 3

@@ -32,6 +32,8 @@ from scigenbench.training.store import StageStore
 from scigenbench.training.verify import AcceptancePolicy, blind_checks, decide, image_checks
 
 SYNTH_FILE = "synth.json"
+#: items kept in flight per model-request slot (items that render or read files hold no request)
+ITEMS_PER_REQUEST_SLOT = 2
 RUN_DIR = "run"
 ITEMS_FILE = "items.jsonl"
 SKIPPED_FILE = "skipped.jsonl"
@@ -55,7 +57,10 @@ class SynthConfig:
         policy: the acceptance policy.
         max_attempts: figures tried per item; after a failed verification the failed quizzes are fed back.
         max_reasks: re-asks per construction stage after an unusable reply.
-        concurrency: items in flight at once (and model calls in flight per backend).
+        concurrency: model requests in flight at once across the whole run (the construction model, the
+            backbone, the judge and the grader share one limit).
+        items_in_flight: items processed at once (default: twice ``concurrency``, so the request limit stays full
+            while some items render or wait on their files).
         budget_usd: stop starting new items once this much has been spent in this invocation.
         backend_options: passed to every ``get_backend`` (``cache_dir``, ``max_retries``, ``timeout``, ...).
         progress: show a progress bar.
@@ -74,6 +79,7 @@ class SynthConfig:
     max_attempts: int = 1
     max_reasks: int = 2
     concurrency: int = 8
+    items_in_flight: int | None = None
     budget_usd: float | None = None
     backend_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
@@ -84,8 +90,9 @@ class SynthConfig:
             raise ValueError(f"--max-attempts must be at least 1, got {self.max_attempts}")
         if self.max_reasks < 0:
             raise ValueError(f"--max-reasks must be at least 0, got {self.max_reasks}")
-        if self.concurrency < 1:
-            raise ValueError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if self.concurrency < 1 or (self.items_in_flight is not None and self.items_in_flight < 1):
+            raise ValueError(f"--concurrency and --items-in-flight must be at least 1, got {self.concurrency} and "
+                             f"{self.items_in_flight}")
         from scigenbench.metrics.specs import is_proxy
 
         if is_proxy(self.judge) and self.policy.require_rinv:
@@ -404,8 +411,10 @@ def synthesize(config: SynthConfig) -> SynthSummary:
             return (f"budget ${config.budget_usd:.4f} reached: spent ${spent:.4f}" if spent >= config.budget_usd
                     else None)
 
-        result = schedule(todo, lambda item: process_item(item, ctx), concurrency=config.concurrency,
-                          may_start=may_start, progress=config.progress)
+        result = schedule(todo, lambda item: process_item(item, ctx),
+                          concurrency=config.items_in_flight or ITEMS_PER_REQUEST_SLOT * config.concurrency,
+                          may_start=may_start,
+                          progress=config.progress)
         summary = SynthSummary(out=str(out), n_items=len(items), n_skipped_rows=len(skipped),
                                n_processed=len(result.outcomes), n_not_started=result.not_started,
                                stopped=result.stopped, stop_reason=result.stop_reason)
@@ -444,9 +453,9 @@ def build_context(config: SynthConfig) -> SynthContext:
     from scigenbench.generators.backends import get_backend
     from scigenbench.metrics.specs import is_proxy, resolve_backend
 
-    options = {"concurrency": config.concurrency, **config.backend_options}
+    options = {"limits": call_limits(config), **config.backend_options}
     constructor = get_backend(config.model, **options)
-    generator = build_generator(config)
+    generator = build_generator(config, options["limits"])
     judge = resolve_backend(config.judge, **options)
     grader = resolve_backend(config.grader, **options) if config.grader else None
     out = Path(config.out)
@@ -460,13 +469,20 @@ def build_context(config: SynthConfig) -> SynthContext:
                         proxy=is_proxy(config.judge), store=store, run=run)
 
 
-def build_generator(config: SynthConfig) -> Any:
+def call_limits(config: SynthConfig) -> Any:
+    """The one request limit every backend of a run shares (``--concurrency`` requests in flight)."""
+    from scigenbench.generators.backends.limits import CallLimits
+
+    return CallLimits(config.concurrency)
+
+
+def build_generator(config: SynthConfig, limits: Any = None) -> Any:
     from scigenbench.generators import get_generator
 
     options = dict(config.generator_options)
     if config.generator.partition(":")[0] == "imgcoder":
         options.setdefault("backbone", config.backbone or config.model)
-        for key, value in {"concurrency": config.concurrency, **config.backend_options}.items():
+        for key, value in {"limits": limits or call_limits(config), **config.backend_options}.items():
             options.setdefault(key, value)
     return get_generator(config.generator, **options)
 
