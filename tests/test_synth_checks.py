@@ -77,7 +77,8 @@ def test_image_types_resolve_from_model_spellings():
 
 
 def test_triage_parser_tolerates_prose_fences_and_strings():
-    value, problem = parse_triage('Sure.\n```json\n{"visualizable": "yes", "image_type": "circuit", "reason": "x",}\n```')
+    reply = 'Sure.\n```json\n{"visualizable": "yes", "image_type": "circuit", "reason": "x",}\n```'
+    value, problem = parse_triage(reply)
     assert problem is None and value == {"visualizable": True, "image_type": "Physics - Circuit", "reason": "x"}
     value, problem = parse_triage('{"visualizable": false, "reason": "a definition"}')
     assert value["visualizable"] is False

@@ -103,7 +103,7 @@ def test_the_image_is_the_png_of_the_run_folder(messy_run):
     row = load_verified(out)[0]
     buf = io.BytesIO()
     row["image"].save(buf, format="PNG")
-    runs = {json.loads(line)["id"]: json.loads(line) for line in (out / "run" / "metadata.jsonl").read_text().splitlines()}
+    runs = {row["id"]: row for row in map(json.loads, (out / "run" / "metadata.jsonl").read_text().splitlines())}
     assert row["id"] in runs and (out / "run" / runs[row["id"]]["file_name"]).exists()
 
 
@@ -243,7 +243,8 @@ def test_a_failed_verification_feeds_the_failed_quizzes_back_to_imgcoder(tmp_pat
     summary, out, server = run_synth(tmp_path, [qa(ATWOOD)], model, generator="imgcoder", max_attempts=2)
     revise = [r for r in server.chat_requests() if "shown to a reader" in r.texts()[-1]]
     assert len(revise) == 1
-    assert wrong["question"] in revise[0].texts()[-1] and wrong["options"][wrong["correct_option"]] in revise[0].texts()[-1]
+    feedback = revise[0].texts()[-1]
+    assert wrong["question"] in feedback and wrong["options"][wrong["correct_option"]] in feedback
     # benchmark-style generation never sees a quiz: only the revision request carries one
     first_attempt = [r for r in server.chat_requests() if any(m in r.texts()[-1] for m in (
         "work out what its figure", "Plan the figure", "Write the program that draws"))]
@@ -319,7 +320,8 @@ def test_a_backbone_outage_during_generation_is_retried_on_the_next_run(tmp_path
         down[0] = False
         second = synthesize(config)
     assert second.exit_code() == 0 and second.funnel["verified"] == 1
-    attempts = [json.loads(line)["status"] for line in (tmp_path / "syn" / "run" / "attempts.jsonl").read_text().splitlines()]
+    attempts = [json.loads(line)["status"]
+                for line in (tmp_path / "syn" / "run" / "attempts.jsonl").read_text().splitlines()]
     assert attempts == ["failed", "ok"]
 
 

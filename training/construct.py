@@ -288,7 +288,8 @@ def stage_triage(item: dict[str, Any], ctx: Any) -> dict[str, Any]:
         parse_triage)
     if record["status"] == "ok" and not record["output"]["visualizable"]:
         record["status"] = "not_visualizable"
-        record["error"] = f"not_visualizable: {record['output']['reason'] or 'a figure would not carry needed information'}"
+        why = record["output"]["reason"] or "a figure would not carry needed information"
+        record["error"] = f"not_visualizable: {why}"
     return record
 
 

@@ -142,7 +142,8 @@ def make_items(rows: list[dict[str, Any]], spec: InputSpec) -> tuple[list[dict[s
         row = rows[position]
         question, answer = _text(row.get(spec.question_column)), _text(row.get(spec.answer_column))
         raw_id = row.get(spec.id_column) if spec.id_column else None
-        item_id = _text(raw_id).strip() if raw_id is not None and _text(raw_id).strip() else content_id(question, answer)
+        item_id = _text(raw_id).strip() if raw_id is not None else ""
+        item_id = item_id or content_id(question, answer)
         empty = [name for name, value in (("question", question), ("answer", answer)) if not value.strip()]
         if empty:
             skipped.append({"row": position, "id": item_id, "reason": f"empty_{empty[0]}",
