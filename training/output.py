@@ -24,7 +24,7 @@ import collections
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from scigenbench.training import checks, construct, prompting
 
@@ -119,57 +119,83 @@ def write_outputs(out: Path, config: Any, items: list[dict[str, Any]], skipped: 
 # --------------------------------------------------------------------------------------------- datasets
 
 
-def _write_dataset(folder: Path, rows: list[dict[str, Any]], features: Any, card_body: str, *,
-                   pretty_name: str) -> Path:
-    """``folder/data/train-*.parquet`` (media embedded) + ``folder/README.md`` with a YAML ``configs`` block."""
+#: rows per Parquet shard (images of about 100 kB: shards of about 100 MB)
+ROWS_PER_SHARD = 1000
+
+
+def _write_dataset(folder: Path, rows: Iterable[dict[str, Any]], features: Any, card_body: str, *,
+                   pretty_name: str, rows_per_shard: int = ROWS_PER_SHARD) -> Path:
+    """``folder/data/train-<hash>-XXXXX-of-YYYYY.parquet`` (media embedded) + ``folder/README.md`` with a YAML
+    ``configs`` block. Rows are streamed shard by shard, so a large output never sits in memory at once."""
     import datasets
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from scigenbench.dataset.export import _write_shards
-
-    ds = datasets.Dataset.from_list(rows, features=features) if rows else datasets.Dataset.from_dict(
-        {name: [] for name in features}, features=features)
-    shown = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # the command has its own progress bar; these would be noise
-    for old in (folder / "data").glob("train-*.parquet"):
+    data_dir = folder / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*data_dir.glob("train-*.parquet"), *data_dir.glob(".part-*.parquet")]:
         old.unlink()
-    try:
-        shards = _write_shards(ds, folder / "data", "train", 500 << 20)
-    finally:
-        if shown:
-            datasets.enable_progress_bars()
+    parts, n_rows, n_bytes = _write_parts(rows, features, data_dir, rows_per_shard)
     # datasets caches a local folder under a hash of its card (the data_files patterns, not the files): a pattern
     # naming the content keeps two SYN_DIRs, or two runs into one, from sharing a stale cache entry
     digest = hashlib.sha256()
-    for shard in shards:
-        digest.update(hashlib.sha256(shard.read_bytes()).digest())
+    for part in parts:
+        digest.update(hashlib.sha256(part.read_bytes()).digest())
     pattern = f"data/train-{digest.hexdigest()[:12]}-*"
-    for shard in shards:
-        shard.rename(folder / pattern.replace("*", shard.name.split("-", 1)[1]))
-    data = DatasetCardData(pretty_name=pretty_name, task_categories=["visual-question-answering"],
+    for index, part in enumerate(parts):
+        part.rename(folder / pattern.replace("*", f"{index:05d}-of-{len(parts):05d}.parquet"))
+    card = DatasetCardData(pretty_name=pretty_name, task_categories=["visual-question-answering"],
                            tags=["scigenbench", "synthetic", "science"])
-    info = ds.info.copy()
-    info.config_name = "default"
-    size = sum(p.stat().st_size for p in (folder / "data").glob("train-*.parquet"))
+    info = datasets.DatasetInfo(features=features, config_name="default")
     info.splits = datasets.SplitDict()
-    info.splits.add(datasets.SplitInfo(name="train", num_bytes=ds.data.nbytes, num_examples=ds.num_rows))
-    info.download_size, info.dataset_size = size, ds.data.nbytes
-    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
-    MetadataConfigs({"default": {"data_files": [{"split": "train", "path": pattern}]}}).to_dataset_card_data(
-        data)
-    DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{card_body}").save(str(folder / "README.md"))
+    info.splits.add(datasets.SplitInfo(name="train", num_bytes=n_bytes, num_examples=n_rows))
+    info.download_size = sum(p.stat().st_size for p in data_dir.glob("train-*.parquet"))
+    info.dataset_size = n_bytes
+    DatasetInfosDict({"default": info}).to_dataset_card_data(card)
+    MetadataConfigs({"default": {"data_files": [{"split": "train", "path": pattern}]}}).to_dataset_card_data(card)
+    DatasetCard(f"---\n{card.to_yaml()}\n---\n\n{card_body}").save(str(folder / "README.md"))
     return folder
 
 
+def _write_parts(rows: Iterable[dict[str, Any]], features: Any, data_dir: Path,
+                 rows_per_shard: int) -> tuple[list[Path], int, int]:
+    """Write ``rows`` into temporary Parquet parts of ``rows_per_shard`` rows (at least one part, maybe empty)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = features.arrow_schema  # carries the datasets features (Image, nested quizzes) in its metadata
+    parts: list[Path] = []
+    n_rows = n_bytes = 0
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal n_rows, n_bytes
+        table = pa.Table.from_pylist([features.encode_example(r) for r in batch], schema=schema)
+        part = data_dir / f".part-{len(parts):05d}.parquet"
+        with pq.ParquetWriter(part, schema) as writer:
+            if table.num_rows:  # an empty file has no row group (readers reject a row group of 0 rows)
+                writer.write_table(table)
+        parts.append(part)
+        n_rows, n_bytes = n_rows + table.num_rows, n_bytes + table.nbytes
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= rows_per_shard:
+            flush()
+    if batch or not parts:
+        flush()
+    return parts, n_rows, n_bytes
+
+
 def _write_constructed(folder: Path, items: list[dict[str, Any]], data_source: str, config: Any) -> Path:
-    rows = [{**item["validate"]["output"], "solution": item.get("solution"), "data_source": data_source}
-            for item in items]
+    rows = ({**item["validate"]["output"], "solution": item.get("solution"), "data_source": data_source}
+            for item in items)
     body = (f"# Constructed problems\n\nText QA items from `{data_source}` turned into SciGenBench problems by "
             f"`scigenbench synthesize` (construction model `{config.model}`; prompts "
             f"{', '.join(prompting.PROMPT_VERSIONS.values())}): image type, visual elements, 3–5 quizzes with "
-            f"balanced correct letters, and the figure-dependent `multimodal_question`. {len(rows)} rows; they have "
+            f"balanced correct letters, and the figure-dependent `multimodal_question`. {len(items)} rows; they have "
             "no image yet (see `../verified/`).\n")
     return _write_dataset(folder, rows, constructed_features(), body, pretty_name="Constructed problems")
 
@@ -211,18 +237,20 @@ def verification_summary(rows: list[dict[str, Any]], policy: dict[str, Any]) -> 
 
 def _write_verified(folder: Path, items: list[dict[str, Any]], verify_rows: dict[str, list[dict[str, Any]]], run: Any,
                     data_source: str, config: Any, report: dict[str, Any]) -> Path:
-    rows = []
     policy = config.policy.to_dict()
-    for item in items:
-        problem = item["validate"]["output"]
-        rows.append({"id": item["id"], "image": {"bytes": run.image_path(item["id"]).read_bytes(), "path": None},
-                     "question": problem["multimodal_question"], "answer": problem["answer"],
-                     "original_question": problem["question"], "solution": item.get("solution"),
-                     "domain": problem["domain"], "image_type": problem["image_type"], "data_source": data_source,
-                     "quizzes": json.dumps(verified_quizzes(problem), ensure_ascii=False),
-                     "verification": json.dumps(verification_summary(verify_rows[item["id"]], policy),
-                                                ensure_ascii=False, default=str)})
-    return _write_dataset(folder, rows, verified_features(), verified_card(config, report, len(rows)),
+
+    def rows():  # one image read at a time
+        for item in items:
+            problem = item["validate"]["output"]
+            yield {"id": item["id"], "image": {"bytes": run.image_path(item["id"]).read_bytes(), "path": None},
+                   "question": problem["multimodal_question"], "answer": problem["answer"],
+                   "original_question": problem["question"], "solution": item.get("solution"),
+                   "domain": problem["domain"], "image_type": problem["image_type"], "data_source": data_source,
+                   "quizzes": json.dumps(verified_quizzes(problem), ensure_ascii=False),
+                   "verification": json.dumps(verification_summary(verify_rows[item["id"]], policy),
+                                              ensure_ascii=False, default=str)}
+
+    return _write_dataset(folder, rows(), verified_features(), verified_card(config, report, len(items)),
                           pretty_name="Verified figure-grounded science problems")
 
 
