@@ -21,9 +21,10 @@ $(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 # torch 2.13.0 first: a local CPU build where one is provided, so nothing pulls CUDA wheels
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-test: pyproject.toml training/recipes/requirements-verl-cpu.txt | $(VENV)/bin/python
 	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[all]"
+	$(BIN)/pip install -q --no-deps -r training/recipes/requirements-verl-cpu.txt
 	touch $@ $(VENV)/.installed-demo
 
 clean:

@@ -7,7 +7,8 @@ compares execution models, not drawing code:
 
 * ``upstream``: in-process ``exec`` under a ``threading.Lock`` (what upstream ImgCoder does), W threads.
 * ``fresh``: a fresh ``python`` process per figure (import matplotlib every time), W in parallel.
-* ``pool``: our :class:`RendererPool` (bwrap + fork-per-job + rlimits + Landlock + seccomp), W workers.
+* ``pool``: our :class:`RendererPool` (bwrap + cgroup where allowed + fork-per-job + own IPC namespace + rlimits
+  + Landlock + seccomp), W workers.
 * ``ceiling``: W persistent plain worker processes reused for every figure (no isolation, no fork): the
   unconfined upper bound.
 

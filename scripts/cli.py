@@ -23,6 +23,7 @@ COMMANDS = {
     "evaluate": "scigenbench.scripts.cmd_evaluate",
     "leaderboard": "scigenbench.scripts.cmd_leaderboard",
     "synthesize": "scigenbench.scripts.cmd_synthesize",
+    "export-training": "scigenbench.scripts.cmd_export_training",
     "app": "scigenbench.scripts.cmd_app",
 }
 

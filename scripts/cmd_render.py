@@ -75,4 +75,6 @@ def run_doctor(args) -> int:
     missing = [n for n, layer in report["layers"].items() if not layer["active"]]
     if missing:
         print(f"warning: running without {', '.join(missing)}")
+    for reason in report.get("refused", []):
+        print(f"refused: {reason} (SCIGENBENCH_SANDBOX_ALLOW_WEAK=1 runs anyway)")
     return 0 if report["ok"] else 1

@@ -56,9 +56,14 @@ def text_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vlm_dir(tmp_path_factory):
+    return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+
+
+def build_tiny_llava(path):
+    """A tiny random LLaVA (CLIP tower + 1-layer Llama) with its processor, saved to ``path`` (also used by the
+    training-recipe tests)."""
     from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
-    path = tmp_path_factory.mktemp("tiny-llava")
     tok = tiny_tokenizer()
     vision = transformers.CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                            num_attention_heads=2, image_size=32, patch_size=8, projection_dim=16)

@@ -34,3 +34,12 @@ def test_doctor_lists_the_layers(capsys):
     report = json.loads(capsys.readouterr().out)
     assert {"bwrap", "landlock", "seccomp", "rlimits", "empty-env"} <= set(report["layers"])
     assert report["tools"]["pdflatex"] is None or "pdfTeX" in report["tools"]["pdflatex"]
+
+
+def test_doctor_says_which_layer_holds_memory_and_what_is_refused(capsys):
+    main(["doctor", "--no-probe", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    memory = report["layers"]["memory-cap"]["detail"]
+    assert "cgroup v" in memory or "seccomp denies memfd_create" in memory
+    assert {"namespaces", "job-ipc-ns", "capabilities", "scratch-tmpfs", "tikz"} <= set(report["layers"])
+    assert isinstance(report["refused"], list) and report["ok"] == (not report["refused"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 
@@ -24,7 +25,8 @@ def _pool(disable, **kw):
     if plan.landlock_abi < 1:
         pytest.skip("Landlock is not available: without bubblewrap and seccomp nothing would confine the job")
     with pytest.warns(RuntimeWarning, match="sandbox runs without"):
-        return RendererPool(workers=1, disable=disable, **kw)
+        # without seccomp the pool refuses unless weak confinement is allowed explicitly
+        return RendererPool(workers=1, disable=disable, allow_weak="seccomp" in disable, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,24 @@ def test_processes_a_job_started_do_not_outlive_it(pool_name, request):
     assert pool.render_python(FIGURE, timeout=20, dpi=40).status == "ok"
 
 
+def test_without_bubblewrap_the_worker_sees_a_minimal_root_even_without_landlock(tmp_path):
+    plan = _layers.detect()
+    if not plan.ns_isolation:
+        pytest.skip(f"the worker cannot build its own namespaces here: {plan.ns_error}")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("minimal-root-secret")
+    with pytest.warns(RuntimeWarning, match="without bwrap, landlock"):
+        pool = RendererPool(workers=1, disable=("bwrap", "landlock"))
+    with pool:
+        r = pool.render_python(f"import os\nprint(sorted(os.listdir('/')))\nprint(open({str(secret)!r}).read())\n",
+                               timeout=20, dpi=40)
+    assert r.status == "blocked" and "minimal-root-secret" not in r.stdout + (r.error or "")
+    visible = set(ast.literal_eval(r.stdout.splitlines()[0]))
+    assert not visible & {"etc", "home", "root", "var", "work"} - {p.strip("/").split("/")[0]
+                                                                  for p in plan.python_roots}
+    assert {"usr", "dev", "tmp"} <= visible
+
+
 def test_exec_is_refused_by_landlock_without_seccomp(no_bwrap_no_seccomp):
     r = no_bwrap_no_seccomp.render_python("import os\nos.execv('/usr/bin/true', ['true'])\n", timeout=5)
     assert r.status == "blocked" and r.error_line == 2
@@ -78,7 +98,7 @@ def test_exec_is_refused_by_landlock_without_seccomp(no_bwrap_no_seccomp):
 def _jobs_dir_seen_from_the_host(pool) -> str:
     """The worker's scratch ``jobs`` folder: on the host without bubblewrap, else through /proc/PID/root."""
     worker = pool._all[0]
-    if worker._host_dir:
+    if worker._host_dir and not pool.plan.ns_isolation:  # weak mode: on the host's disk
         return os.path.join(worker._host_dir, "jobs")
     if os.geteuid() != 0:
         pytest.skip("looking into another uid's sandbox needs root")
@@ -104,11 +124,12 @@ def test_files_a_job_made_unreadable_are_still_removed(pool_name, request):
 
 
 def test_without_bubblewrap_a_job_cannot_fill_the_host_disk(no_bwrap_no_seccomp):
-    # many files, each under RLIMIT_FSIZE: only the polled cap on the job folder stops this on the host's disk
+    # many files, each under RLIMIT_FSIZE: the worker's own size-capped tmpfs stops this, not the host's disk
     r = no_bwrap_no_seccomp.render_python("i = 0\nwhile True:\n    open(f'f{i}', 'wb').write(b'x' * (1 << 20))\n"
                                           "    i += 1\n", timeout=10, dpi=40)
-    assert r.status == "killed" and "disk limit" in r.error and r.wall_s < 5
+    assert r.status == "killed" and "disk limit" in r.error
     assert os.listdir(_jobs_dir_seen_from_the_host(no_bwrap_no_seccomp)) == []
+    assert os.listdir(no_bwrap_no_seccomp._all[0]._host_dir) == []  # the host's view of the worker's root: empty
 
 
 def test_tikz_image_of_a_host_file_is_reported_blocked(tmp_path):
@@ -123,14 +144,27 @@ def test_tikz_image_of_a_host_file_is_reported_blocked(tmp_path):
     assert r.status == "blocked" and "cannot find image file" in r.error
 
 
-def test_no_file_system_isolation_at_all_is_refused_unless_allowed(monkeypatch):
+def test_a_pool_missing_a_required_layer_is_refused_unless_allowed(monkeypatch):
+    # no bubblewrap and no namespaces of the worker's own: no scratch tmpfs (and, as root, no uid drop)
     monkeypatch.delenv("SCIGENBENCH_SANDBOX_ALLOW_WEAK", raising=False)
-    plan = _layers.detect()
-    if plan.euid == 0 and plan.python_world_readable:
-        pytest.skip("as root with a world-readable Python, jobs drop to a fresh uid even without bwrap/Landlock")
     from scigenbench.generators.sandbox.pool import SandboxUnavailableError
 
-    with pytest.raises(SandboxUnavailableError, match="SCIGENBENCH_SANDBOX_ALLOW_WEAK=1"):
-        RendererPool(workers=1, disable=("bwrap", "landlock"))
-    with pytest.warns(RuntimeWarning, match=r"without bwrap.*landlock"):
-        RendererPool(workers=1, disable=("bwrap", "landlock"), allow_weak=True).close()
+    with pytest.raises(SandboxUnavailableError, match="no size-capped scratch folder.*SCIGENBENCH_SANDBOX_ALLOW_WEAK=1"):
+        RendererPool(workers=1, disable=("bwrap", "namespaces"))
+    if os.geteuid() == 0 and not _layers.detect().python_world_readable:
+        with pytest.raises(SandboxUnavailableError, match="jobs would run as root"):
+            RendererPool(workers=1, disable=("bwrap", "namespaces"))
+    with pytest.raises(SandboxUnavailableError, match="no seccomp"):
+        RendererPool(workers=1, disable=("seccomp",))
+    with pytest.warns(RuntimeWarning, match=r"without bwrap.*scratch-tmpfs"):
+        RendererPool(workers=1, disable=("bwrap", "namespaces"), allow_weak=True).close()
+
+
+def test_tikz_without_any_limited_file_system_view_is_refused():
+    with pytest.warns(RuntimeWarning, match="without bwrap"):
+        pool = RendererPool(workers=1, disable=("bwrap", "namespaces"), allow_weak=True)
+    with pool:
+        r = pool.render_tikz("\\begin{tikzpicture}\\draw (0,0) -- (1,1);\\end{tikzpicture}", timeout=20)
+    assert r.status == "error" and r.error.startswith("refused: TikZ runs only in bubblewrap or in namespaces")
+    assert r.png is None and "refused" in r.confinement
+

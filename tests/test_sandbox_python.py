@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from scigenbench.generators.sandbox import RendererPool, STATUSES
+from scigenbench.generators.sandbox import layers as _layers
 
 FIGURE = """import matplotlib.pyplot as plt
 import numpy as np
@@ -149,10 +150,24 @@ def test_worker_is_recycled_after_n_jobs_and_replaced_when_it_dies():
         seen = set()
         for _ in range(3):
             assert p.render_python("import matplotlib.pyplot as plt\nplt.plot([1])\n", timeout=20).status == "ok"
-            seen.add(p._all[0].info["uid"])
-        assert len(seen) == 2  # a fresh zygote (with a fresh uid) after two jobs
+            seen.add(p._all[0].proc.pid)
+        assert len(seen) == 2  # a fresh worker process after two jobs
         os.killpg(p._all[0].proc.pid, signal.SIGKILL)  # damage from outside
         assert p.render_python("import matplotlib.pyplot as plt\nplt.plot([1])\n", timeout=20).status == "ok"
+
+
+@pytest.mark.slow
+def test_each_worker_start_gets_a_fresh_uid():
+    plan = _layers.detect()
+    if not plan.uid_drop:
+        pytest.skip("jobs drop to a fresh unprivileged uid only when the host process is root "
+                    f"(euid {plan.euid}, mode {plan.mode}); here they keep the caller's uid")
+    with RendererPool(workers=1, max_jobs_per_worker=1) as p:
+        uids = set()
+        for _ in range(2):
+            assert p.render_python("import matplotlib.pyplot as plt\nplt.plot([1])\n", timeout=20).status == "ok"
+            uids.add(p._all[0].info["uid"])
+        assert len(uids) == 2 and 0 not in uids
 
 
 def test_degraded_mode_still_confines_and_says_so(tmp_path):

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from scigenbench.generators.sandbox import RendererPool
+from scigenbench.generators.sandbox import layers as _layers
 
 pytestmark = [pytest.mark.needs_tex,
               pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftoppm")),
@@ -24,9 +25,18 @@ DOC = r"""\documentclass[tikz,border=3pt]{standalone}
 """
 
 
-@pytest.fixture(scope="module")
-def pool():
-    with RendererPool(workers=2) as p:
+@pytest.fixture(scope="module", params=["default", "no-bwrap"])
+def pool(request):
+    """The default pool, and one without bubblewrap (TeX then builds its own namespaces and minimal root)."""
+    if request.param == "default":
+        with RendererPool(workers=2) as p:
+            yield p
+        return
+    if not _layers.detect().ns_isolation:
+        pytest.skip(f"no namespaces of its own for TeX here: {_layers.detect().ns_error}")
+    with pytest.warns(RuntimeWarning, match="without bwrap"):
+        p = RendererPool(workers=2, disable=("bwrap",))
+    with p:
         yield p
 
 
@@ -116,7 +126,8 @@ def test_huge_output_is_killed(pool):
 
 
 def test_cached_preamble_format_gives_identical_bytes_and_falls_back_on_errors(pool):
-    doc = DOC.replace("border=3pt", "border=5pt")  # a preamble no other test uses
+    # a preamble no other test (or the other mode: the format cache is per process) uses
+    doc = DOC.replace("border=3pt", "border=5pt" if pool.plan.bwrap else "border=6pt")
     first = pool.render_tikz(doc, timeout=20)
     pool.render_tikz(doc, timeout=20)  # second success: the format is built
     third = pool.render_tikz(doc, timeout=20)

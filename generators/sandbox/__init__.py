@@ -11,8 +11,9 @@ Public API::
     doctor() -> dict
 
 Statuses (``RenderResult.status``): ``ok``; ``error`` (the program raised or LaTeX failed: ``error`` holds the
-traceback or LaTeX message, ``error_line`` the line in the submitted text); ``timeout`` (wall-clock or CPU
-limit); ``killed`` (memory, file-size, image-size or output limit, or a fatal signal); ``blocked`` (the
+traceback or LaTeX message, ``error_line`` the line in the submitted text; also an invalid result frame, with the
+reason, and TikZ refused where TeX cannot be confined); ``timeout`` (wall-clock or CPU
+limit); ``killed`` (memory, file-size, disk, image-size or output limit, or a fatal signal); ``blocked`` (the
 program tried something the sandbox forbids: network, processes, files outside its job directory, signals
 to other processes, shell escape); ``no_image`` (nothing drawn); ``blank_image`` (every pixel the same colour).
 """

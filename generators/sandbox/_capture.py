@@ -24,6 +24,7 @@ import builtins
 import errno
 import io
 import linecache
+import math
 import os
 import sys
 import traceback
@@ -41,6 +42,8 @@ USER_FILENAME = "figure.py"
 _SAVEFIG_KEEP = ("bbox_inches", "pad_inches", "facecolor", "edgecolor")
 MAX_PIXELS = 40_000_000  # a larger figure is refused before Agg tries to allocate it
 MAX_SIDE = 20_000
+MAX_TEXTS = 20_000  # text artists reported per figure (the host refuses a frame with more)
+MAX_TEXT_CHARS = 10_000
 
 
 class FigureTooLarge(Exception):
@@ -59,6 +62,19 @@ STATE = _State()
 _orig_savefig = Figure.savefig
 _orig_close = plt.close
 _orig_draw_text = backend_agg.RendererAgg.draw_text
+_orig_get_renderer = backend_agg.FigureCanvasAgg.get_renderer
+
+
+def _checked_get_renderer(self):
+    """Refuse a raster canvas over the pixel limits before Agg allocates it: every Agg draw comes through here,
+    so the check sees the final size (after ``bbox_inches='tight'`` grew it, or the program's own dpi)."""
+    w, h = self.get_width_height(physical=True)
+    if w * h > MAX_PIXELS or max(w, h) > MAX_SIDE:
+        raise FigureTooLarge(
+            f"the canvas to rasterise is {w}x{h} px (the figure's size after layout, bbox_inches='tight' or its dpi), "
+            f"over the limit of {MAX_PIXELS // 1_000_000} megapixels / {MAX_SIDE} px per side; "
+            "keep the drawing and its texts within a smaller figure")
+    return _orig_get_renderer(self)
 
 
 def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
@@ -157,6 +173,7 @@ def install_patches() -> None:
     Figure.savefig = _savefig
     Figure.show = _noop
     backend_agg.RendererAgg.draw_text = _draw_text
+    backend_agg.FigureCanvasAgg.get_renderer = _checked_get_renderer
     plt.close = _close
     plt.show = _noop
     plt.pause = _noop
@@ -201,7 +218,8 @@ def _seed() -> None:
 # ------------------------------------------------------------------------------------------ errors
 
 _BLOCKED_ERRNOS = {errno.EPERM, errno.EACCES, errno.EROFS, errno.ENOSYS, errno.ENETUNREACH, errno.ECONNREFUSED,
-                   errno.EHOSTUNREACH, errno.EAFNOSUPPORT, errno.ESRCH}  # ESRCH: other processes are invisible
+                   errno.EHOSTUNREACH, errno.EAFNOSUPPORT, errno.ESRCH,  # ESRCH: other processes are invisible
+                   errno.ENXIO}  # ENXIO: reopening the result socket through /proc/self/fd
 
 
 def _chain(exc: BaseException):
@@ -219,6 +237,8 @@ def classify(exc: BaseException, job_dir: str, readable_roots: tuple[str, ...] =
             return "killed", "memory limit" if isinstance(e, MemoryError) else "image size limit"
         if isinstance(e, OSError) and e.errno == errno.EFBIG:
             return "killed", "file size limit"
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "killed", "disk limit: the job's scratch space is full"
         if isinstance(e, RuntimeError) and "can't start new thread" in str(e):
             return "killed", "thread limit"
     for e in _chain(exc):
@@ -315,7 +335,8 @@ def run_program(code: str, *, dpi: int, job_dir: str, readable_roots: tuple[str,
                     header.update(status="error", error=f"the program called sys.exit({e.code!r})")
             if header["status"] == "ok":
                 png, texts, size = _capture_result()
-                header["texts"] = texts
+                header["texts"] = [(t[:MAX_TEXT_CHARS], x, y, kind) for t, x, y, kind in texts
+                                   if math.isfinite(x) and math.isfinite(y)][:MAX_TEXTS]
                 header["width"], header["height"] = size
                 if not png:
                     header["status"] = "no_image"

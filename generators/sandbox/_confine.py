@@ -196,8 +196,23 @@ DENIED_SYSCALLS = (
     "request_key", "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
     "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct", "syslog",
     "quotactl", "name_to_handle_at", "open_by_handle_at", "personality", "settimeofday", "clock_settime",
-    "adjtimex", "sethostname", "setdomainname", "iopl", "ioperm", "lookup_dcookie", "vhangup",
+    "adjtimex", "sethostname", "setdomainname", "iopl", "ioperm", "lookup_dcookie", "vhangup", "clock_adjtime",
+    # memory RLIMIT_AS does not count, and IPC objects that could outlive the job or cross between jobs
+    "memfd_create", "memfd_secret", "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semtimedop", "semctl",
+    "msgget", "msgsnd", "msgrcv", "msgctl", "ipc", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr", "mlockall",
+    # file metadata: a drawing program never changes modes, owners, extended attributes or times
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "setxattr", "lsetxattr",
+    "fsetxattr", "setxattrat", "removexattr", "lremovexattr", "fremovexattr", "removexattrat", "utime", "utimes",
+    "futimesat", "utimensat",
+    # scheduling and watching: real-time classes, I/O priority, file-system watches (stat/inotify oracles)
+    "sched_setscheduler", "sched_setparam", "sched_setattr", "ioprio_set", "inotify_init", "inotify_init1",
+    "inotify_add_watch", "fanotify_init", "fanotify_mark",
 )
+#: syscalls allowed only on the calling process itself (first argument 0), refused for any other pid
+SELF_ONLY_SYSCALLS = ("prlimit64", "sched_setaffinity", "migrate_pages", "move_pages")
+#: setpriority(which, who, prio): only ``who == 0`` (the caller)
+SELF_ONLY_SECOND_ARG = ("setpriority",)
 
 
 class Seccomp:
@@ -229,7 +244,8 @@ class Seccomp:
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
         # resolve names once (in the zygote), so a forked child only builds and loads the filter
         self.numbers = {}
-        for name in (*DENIED_SYSCALLS, "clone", "clone3", "kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+        for name in (*DENIED_SYSCALLS, *SELF_ONLY_SYSCALLS, *SELF_ONLY_SECOND_ARG, "clone", "clone3", "kill",
+                     "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
             nr = lib.seccomp_syscall_resolve_name(name.encode())
             if nr >= 0:
                 self.numbers[name] = nr
@@ -292,6 +308,11 @@ class Seccomp:
                 rule(eperm, name)
             # threads may be created (numpy/BLAS, Python threads), processes may not
             rule(eperm, "clone", _ArgCmp(0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0))
+            # other processes' limits, CPUs, memory placement and priority stay out of reach
+            for name in SELF_ONLY_SYSCALLS:
+                rule(eperm, name, _ArgCmp(0, _SCMP_CMP_NE, 0, 0))
+            for name in SELF_ONLY_SECOND_ARG:
+                rule(eperm, name, _ArgCmp(1, _SCMP_CMP_NE, 0, 0))
             # clone3 passes its flags in memory, which seccomp cannot inspect: ENOSYS makes glibc fall back to clone
             rule(_act_errno(errno.ENOSYS), "clone3")
             # signals only to itself (kill(0) would reach the worker's process group)

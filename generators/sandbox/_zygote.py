@@ -1,16 +1,20 @@
 """The matplotlib zygote: runs inside the sandbox, imports matplotlib once, forks a confined child per job.
 
-Started by ``scigenbench.generators.sandbox.pool`` as ``python _zygote.py CTRL_FD JSON_CONFIG``. It talks to
-the host over the SOCK_SEQPACKET socket ``CTRL_FD``:
+Started by ``scigenbench.generators.sandbox.pool`` as ``python _zygote.py CTRL_FD JSON_CONFIG``. Without
+bubblewrap it first builds its own namespaces and minimal root (``_isolate.isolate_worker``); either way it drops
+to the sandbox uid with no capabilities before importing anything heavy. It talks to the host over the
+SOCK_SEQPACKET socket ``CTRL_FD``:
 
 * host -> zygote, per job: a JSON header ``{"dpi", "timeout", "limits"}`` with two file descriptors attached:
-  the read end of a pipe holding the program's source and the write end of a pipe for the result. The zygote
-  never reads the source or the result (they go straight between the host and the child), so its memory,
-  which every later child inherits, holds no earlier job's data.
+  the read end of a pipe holding the program's source and the job's end of a socket for the result (a socket,
+  so the job cannot reopen it through ``/dev/fd/N``). The zygote never reads the source or the result (they go
+  straight between the host and the child), so its memory, which every later child inherits, holds no earlier
+  job's data.
 * zygote -> host, per job: a JSON trailer ``{"exit", "signal", "cpu_s", "timed_out"}`` once the child ended.
 
-The child (forked per job) reads the source, applies rlimits, Landlock and seccomp, clears the environment,
-runs the program (``_capture.run_program``) and writes ``b"SGBR" + u32 len + JSON + PNG`` to the result pipe.
+The child (forked per job) reads the source, enters its own user + IPC namespace, applies rlimits, Landlock and
+seccomp, clears the environment, runs the program (``_capture.run_program``) and writes
+``b"SGBR" + u32 len + JSON + PNG`` to the result socket; the host validates every field (``frames.py``).
 Only stdlib, matplotlib and numpy are imported here (loaded as top-level modules from this directory).
 """
 
@@ -21,32 +25,44 @@ import gc
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import struct
 import sys
 import time
 
+import _cleanup
 import _confine
+import _isolate
 
 RESULT_MAGIC = b"SGBR"
 MAX_SOURCE = 1 << 20
+_PR_SET_PDEATHSIG = 1
 
 
-def _drop_privileges(uid: int) -> None:
-    """Become ``uid`` for good (we were started as root inside a fresh mount/pid/net namespace)."""
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)  # clears every capability
-    _confine.prctl(_confine.PR_SET_NO_NEW_PRIVS, 1)
+def _isolate_self(config: dict) -> dict:
+    """Namespaces, scratch tmpfs and the uid drop (bubblewrap did the namespaces already when it started us)."""
+    uid = config.get("drop_uid")
+    info: dict = {}
+    if config.get("isolate"):
+        iso = config["isolate"]
+        info = _isolate.isolate_worker(new_root=iso["new_root"], scratch=iso["scratch"],
+                                       scratch_bytes=int(iso["scratch_bytes"]), uid=None if uid is None else int(uid),
+                                       read_only=list(iso["read_only"]))
+    elif uid is not None:
+        _isolate.drop_to(int(uid))
+    else:
+        _isolate.drop_capabilities()
+    held = _isolate.capabilities_held()
+    if held or (os.geteuid() == 0 and uid is not None):
+        raise SystemExit(f"refusing to run jobs: the worker still holds capabilities {held:#x} (uid {os.geteuid()})")
+    return info
 
 
 def main() -> None:
     ctrl_fd = int(sys.argv[1])
     config = json.loads(sys.argv[2])
-    if config.get("drop_uid") is not None:
-        _drop_privileges(int(config["drop_uid"]))
+    isolation = _isolate_self(config)
     # no core dumps, no /proc/<pid>/mem access by same-uid children; reap anything orphaned
     _confine.prctl(_confine.PR_SET_DUMPABLE, 0)
     _confine.prctl(_confine.PR_SET_CHILD_SUBREAPER, 1)
@@ -74,7 +90,8 @@ def main() -> None:
     gc.freeze()  # keep the warm heap shared with children (copy-on-write)
     ready = {"ready": True, "startup_s": round(time.monotonic() - t0, 3), "landlock_abi": abi,
              "seccomp": seccomp is not None, "seccomp_reason": seccomp_reason, "pid": os.getpid(),
-             "uid": os.getuid()}
+             "uid": os.getuid(), "isolation": isolation, "job_ipc_ns": _probe_job_ipc_ns()}
+    config["job_ipc_ns"] = ready["job_ipc_ns"]
     _send_with_blob(ctrl, ready, _font_cache_bytes(config["mpl_dir"]))
 
     job_no = 0
@@ -97,41 +114,28 @@ def main() -> None:
             _child(job, fds[0], fds[1], job_dir, config, abi, seccomp, ctrl)
         for fd in fds:
             os.close(fd)
-        trailer = _wait(pid, started + float(job["timeout"]), kill_group=not config.get("private_pid_ns"),
-                        job_dir=job_dir, disk_cap=job["limits"].get("scratch"))
+        trailer = _wait(pid, started + float(job["timeout"]), kill_group=not config.get("private_pid_ns"))
         leftovers = _reap_leftovers(private_pid_ns=bool(config.get("private_pid_ns")))
         if leftovers:
             trailer["leftover_processes"] = leftovers
-        if not _remove_tree(job_dir):
+        if not _cleanup.remove_tree(job_dir):
             trailer["recycle"] = "the job left files its directory could not be cleaned of"
         if leftovers < 0:
             trailer["recycle"] = "processes started by the job could not all be killed"
         ctrl.send(json.dumps(trailer).encode())
 
 
-def _remove_tree(path: str) -> bool:
-    """Delete a job directory even when the job made parts of it unreadable (``chmod 000``); True when gone."""
-
-    def fix_and_retry(func, target, _exc):
-        for p in {os.path.dirname(target), target}:
-            try:
-                os.chmod(p, 0o700, follow_symlinks=False)
-            except (OSError, NotImplementedError):
-                pass
+def _probe_job_ipc_ns() -> bool:
+    """Whether a job child can enter its own user + IPC namespace here (user namespaces may be disabled)."""
+    pid = os.fork()
+    if pid == 0:
         try:
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target, onerror=fix_and_retry)
-            else:
-                func(target)
-        except OSError:
-            pass
-
-    try:
-        os.chmod(path, 0o700)
-    except OSError:
-        pass
-    shutil.rmtree(path, onerror=fix_and_retry)
-    return not os.path.lexists(path)
+            _isolate.new_job_ipc_namespace()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def _reap_leftovers(*, private_pid_ns: bool) -> int:
@@ -189,37 +193,12 @@ def _children_of(parent: int) -> list[int]:
     return found
 
 
-def _disk_usage(path: str, max_entries: int = 20000) -> int:
-    """Bytes allocated under ``path`` (a tree with more than ``max_entries`` entries counts as unlimited)."""
-    total, seen, todo = 0, 0, [path]
-    while todo:
-        try:
-            with os.scandir(todo.pop()) as it:
-                for entry in it:
-                    seen += 1
-                    if seen > max_entries:
-                        return 1 << 62
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    total += st.st_blocks * 512
-                    if entry.is_dir(follow_symlinks=False):
-                        todo.append(entry.path)
-        except OSError:
-            continue
-    return total
-
-
-def _wait(pid: int, deadline: float, *, kill_group: bool = False, job_dir: str | None = None,
-          disk_cap: int | None = None) -> dict:
+def _wait(pid: int, deadline: float, *, kill_group: bool = False) -> dict:
     """Wait for the child until ``deadline``, then SIGKILL it; return how it ended.
 
     With ``kill_group`` the job's process group is killed too, while the child's zombie still reserves the id.
-    With ``disk_cap`` (no bubblewrap, so no size-limited tmpfs) the job directory is measured every 50 ms and
-    the child killed once it holds more than ``disk_cap`` bytes.
     """
-    timed_out = over_disk = False
+    timed_out = False
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
@@ -230,12 +209,6 @@ def _wait(pid: int, deadline: float, *, kill_group: bool = False, job_dir: str |
             timed_out = True
             os.kill(pid, signal.SIGKILL)
             break
-        if disk_cap and _disk_usage(job_dir) > disk_cap:
-            over_disk = True
-            os.kill(pid, signal.SIGKILL)
-            break
-        if disk_cap:
-            remaining = min(remaining, 0.05)
         if pidfd is not None:
             ready, _, _ = select.select([pidfd], [], [], remaining)
             if ready:
@@ -243,7 +216,7 @@ def _wait(pid: int, deadline: float, *, kill_group: bool = False, job_dir: str |
         else:  # no pidfd (old kernel): poll without reaping
             if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
                 break
-            time.sleep(min(0.005, remaining))  # (the disk cap is checked at the top of every pass)
+            time.sleep(min(0.005, remaining))
     if pidfd is not None:
         os.close(pidfd)
     if kill_group:
@@ -254,8 +227,6 @@ def _wait(pid: int, deadline: float, *, kill_group: bool = False, job_dir: str |
     _, status, usage = os.wait4(pid, 0)
     trailer = {"timed_out": timed_out, "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
                "maxrss_kb": usage.ru_maxrss, "exit": None, "signal": None}
-    if over_disk:
-        trailer["over_disk"] = disk_cap
     if os.WIFSIGNALED(status):
         trailer["signal"] = os.WTERMSIG(status)
     elif os.WIFEXITED(status):
@@ -311,7 +282,20 @@ def _refuse_process(*args, **kwargs):
 
 def _confine_child(job: dict, job_dir: str, config: dict, abi: int, seccomp) -> list[str]:
     limits = job["limits"]
-    layers = [_confine.apply_rlimits(address_space=int(limits["address_space"]), cpu_s=int(limits["cpu_s"]),
+    layers = []
+    try:  # under memory pressure (a cgroup's OOM killer), the job goes first, not the worker
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    if config.get("job_ipc_ns"):
+        try:
+            layers.append(_isolate.new_job_ipc_namespace())
+        except OSError:
+            layers.append("no-job-ipc-ns")
+    # die with the worker (set after the namespace change, which clears it)
+    _confine.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    layers += [_confine.apply_rlimits(address_space=int(limits["address_space"]), cpu_s=int(limits["cpu_s"]),
                                      file_size=int(limits["file_size"]), open_files=int(limits["open_files"]),
                                      processes=limits.get("processes"))]
     if abi >= 1:

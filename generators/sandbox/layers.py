@@ -9,8 +9,13 @@ Two ways to run bubblewrap, picked at start-up:
   ``/root`` (bwrap canonicalises bind sources as the calling user).
 * **as a normal user** (``mode="user"``): bwrap creates a user namespace; the program keeps the user's uid.
 
-Without bubblewrap (or when it fails, e.g. user namespaces disabled) the jobs still run, with the per-process
-layers only (rlimits, Landlock, seccomp, empty environment), and every result says ``no-bwrap``.
+Without bubblewrap (or when it fails) a matplotlib worker builds its own namespaces (:mod:`._isolate`: mount,
+IPC, network and UTS namespaces, a minimal root with read-only ``/usr`` and Python, a size-capped scratch tmpfs,
+and as root the uid drop, even with a Python installation under a closed folder such as ``/root``),
+then the per-process layers (rlimits, Landlock, seccomp, empty environment) apply as usual; every result says
+``no-bwrap``. TikZ runs in bubblewrap, else in a minimal root of its own (``_texjail.py``), else it is refused:
+TeX must not run without a file-system view limited to the job and the TeX tree.
+A layer the sandbox requires (:meth:`HostPlan.missing_required`) that cannot be had makes the pool refuse to start.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import _confine
+from . import _confine, cgroups
 
 SANDBOX_CODE_DIR = Path(__file__).resolve().parent
 CODE_MOUNT = "/opt/scigenbench-sandbox"
@@ -46,19 +51,47 @@ class HostPlan:
     python_roots: list[str] = field(default_factory=list)
     euid: int = field(default_factory=os.geteuid)
     python_world_readable: bool = True
+    #: without bubblewrap: the worker can build its own namespaces and scratch tmpfs (see :mod:`._isolate`)
+    ns_isolation: bool = False
+    ns_error: str = ""
+    #: a memory + pids cgroup per matplotlib worker, where the host allows one (see :mod:`.cgroups`)
+    cgroup: cgroups.CgroupPlan = field(default_factory=lambda: cgroups.CgroupPlan(0, {}, "not probed"))
 
     @property
     def uid_drop(self) -> bool:
-        """matplotlib workers run as a fresh unprivileged uid (as root; without bubblewrap only when the Python
-        installation is readable by other users, since the worker imports from it after dropping)."""
+        """matplotlib workers run as a fresh unprivileged uid (as root; without bubblewrap the worker needs its
+        own mount namespace to see a Python installation that other users cannot read)."""
         if self.mode == "root":
             return True
-        return self.mode == "none" and self.euid == 0 and self.python_world_readable
+        return self.mode == "none" and self.euid == 0 and (self.ns_isolation or self.python_world_readable)
 
     @property
     def tex_uid_drop(self) -> bool:
-        """TeX jobs run as a fresh unprivileged uid (``setpriv``), with or without bubblewrap."""
-        return self.mode == "root" or (self.mode == "none" and self.euid == 0 and bool(shutil.which("setpriv")))
+        """TeX jobs run as a fresh unprivileged uid (in bubblewrap as root, or in their own namespaces as root)."""
+        return self.mode == "root" or (self.mode == "none" and self.euid == 0 and self.ns_isolation)
+
+    @property
+    def scratch_tmpfs(self) -> bool:
+        """Job folders live on a size-capped tmpfs (bubblewrap's, or the worker's own mount namespace's)."""
+        return bool(self.bwrap) or self.ns_isolation
+
+    def missing_required(self) -> list[str]:
+        """What the pool refuses to run without (unless weak confinement is allowed), one phrase each."""
+        missing = []
+        if not (self.bwrap or self.landlock_abi or self.uid_drop):
+            # seccomp and rlimits alone leave every file of the user readable and writable (~/.ssh, ~/.bashrc, ...)
+            missing.append("nothing isolates the file system (no bubblewrap, no Landlock, no uid drop), so generated "
+                           "code could read and write your files")
+        if self.euid == 0 and not self.uid_drop:
+            missing.append("jobs would run as root: bubblewrap is missing and the worker cannot build its own mount "
+                           f"namespace to drop to an unprivileged uid ({self.ns_error or 'not possible here'})")
+        if not self.scratch_tmpfs:
+            missing.append("no size-capped scratch folder: bubblewrap is missing and the worker cannot mount its own "
+                           f"tmpfs ({self.ns_error or 'no mount namespace'})")
+        if not self.seccomp:
+            missing.append(f"no seccomp ({self.seccomp_reason or 'unavailable'}): memory from memfd_create and System "
+                           "V IPC would not be capped and file-metadata and scheduler calls would stay open")
+        return missing
 
     def layers(self) -> list[str]:
         """Names of the layers every job gets (``no-*`` for the missing ones)."""
@@ -68,8 +101,13 @@ class HostPlan:
             out.append("uid-drop" if self.uid_drop else "user-ns")
         else:
             out.append("no-bwrap")
+            if self.ns_isolation:
+                out += ["mount-ns", "net-ns", "ipc-ns"]
             if self.euid == 0:  # without bubblewrap, root's jobs drop to a fresh uid when they can
                 out.append("uid-drop" if self.uid_drop else "no-uid-drop")
+        out.append("scratch-tmpfs" if self.scratch_tmpfs else "no-scratch-tmpfs")
+        if self.cgroup.version:  # optional: without it seccomp and the tmpfs cap keep memory bounded
+            out.append(self.cgroup.layer)
         out += ["rlimits"]
         if self.landlock_abi >= 1:
             out.append(f"landlock-abi{self.landlock_abi}")
@@ -131,10 +169,51 @@ def detect() -> HostPlan:
             bwrap, mode = None, "none"
     seccomp, reason = _confine.seccomp_or_none()
     roots = python_roots()
+    ns_ok, ns_error = probe_ns_isolation(roots)
     return HostPlan(bwrap=bwrap, bwrap_version=version, bwrap_error=error, mode=mode,
                     landlock_abi=_confine.landlock_abi(), seccomp=seccomp is not None, seccomp_reason=reason,
                     python_roots=roots, euid=os.geteuid(),
-                    python_world_readable=all(world_readable(r) for r in [*roots, str(SANDBOX_CODE_DIR)]))
+                    python_world_readable=all(world_readable(r) for r in [*roots, str(SANDBOX_CODE_DIR)]),
+                    ns_isolation=ns_ok, ns_error=ns_error, cgroup=cgroups.detect())
+
+
+_NS_PROBE = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import _isolate
+new_root, roots = sys.argv[2], sys.argv[3:]
+uid = int(os.environ["SGB_PROBE_UID"]) if os.geteuid() == 0 else None
+_isolate.isolate_worker(new_root=new_root, scratch="/tmp/sgb", scratch_bytes=1 << 20, uid=uid,
+                        read_only=["/usr", *roots])
+for root in roots:
+    os.listdir(root)
+open("/tmp/sgb/probe", "w").close()
+assert _isolate.capabilities_held() == 0 and not os.path.exists("/etc")
+"""
+
+
+def probe_ns_isolation(roots: list[str]) -> tuple[bool, str]:
+    """Whether a worker started without bubblewrap can build its own namespaces, scratch tmpfs and (as root) uid
+    drop with the Python installation visible: tried once in a throw-away process (about 30 ms)."""
+    import tempfile
+
+    scratch = tempfile.mkdtemp(prefix="scigenbench-nsprobe-")
+    try:
+        env = {"SGB_PROBE_UID": str(new_sandbox_uid()), "PATH": "/usr/bin:/bin"}
+        r = subprocess.run([sys.executable, "-S", "-c", _NS_PROBE, str(SANDBOX_CODE_DIR), scratch, *roots,
+                            str(SANDBOX_CODE_DIR)], capture_output=True, text=True, timeout=30, env=env,
+                           cwd="/")
+        if r.returncode == 0:
+            return True, ""
+        lines = (r.stderr or r.stdout).strip().splitlines()
+        return False, lines[-1][:300] if lines else f"exit status {r.returncode}"
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, str(e)
+    finally:
+        try:
+            os.rmdir(scratch)
+        except OSError:
+            pass
 
 
 def world_readable(path: str) -> bool:

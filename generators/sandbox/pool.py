@@ -1,11 +1,13 @@
 """RendererPool: warm, confined matplotlib zygotes (one per core) plus sandboxed TikZ compiles.
 
-Each worker is a zygote process started in bubblewrap (see :mod:`.layers`) that imported matplotlib and numpy
-once and did a warm-up render; every job runs in a fresh child forked from it, so no state leaks between
-jobs, and the child confines itself (rlimits, Landlock, seccomp, empty environment) before running the
-program. The host side here enforces the wall-clock limit (the zygote SIGKILLs the child at the deadline; the
-host kills the whole sandbox if the zygote does not answer shortly after), caps the result size, validates
-the PNG and maps everything to a :class:`RenderResult` status.
+Each worker is a zygote process started in bubblewrap, or in namespaces and a minimal root of its own without it
+(see :mod:`.layers`), in a memory + pids cgroup where the host allows one (:mod:`.cgroups`), that imported
+matplotlib and numpy once and did a warm-up render; every job runs in a fresh child forked from it, so no state
+leaks between jobs, and the child confines itself (own IPC namespace, rlimits, Landlock, seccomp, empty
+environment) before running the program. The host side here enforces the wall-clock limit (the zygote SIGKILLs
+the child at the deadline; the host kills the whole sandbox if the zygote does not answer shortly after), caps
+the result size, validates what comes back as untrusted input (:mod:`.frames`), checks the PNG and maps
+everything to a :class:`RenderResult` status; it never raises for what a job did.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ import json
 import os
 import queue
 import select
-import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,16 +28,17 @@ import time
 import warnings
 from dataclasses import dataclass
 
+from . import _cleanup, cgroups
 from . import layers as _layers
 from .extract import extract_code_with_offset
+from .frames import parse_result_frame, parse_trailer
 from .png import inspect_png
 from .result import RenderResult, TextArtist
 
-RESULT_MAGIC = b"SGBR"
 MAX_SOURCE_BYTES = 1 << 20
 HOST_GRACE_S = 5.0  # the zygote kills the child at the deadline; the host waits this much longer
 WORKER_START_TIMEOUT_S = 90.0
-SCRATCH_BYTES = 256 << 20  # a worker's scratch space (tmpfs in bubblewrap; a polled cap on a job's folder without)
+SCRATCH_BYTES = 256 << 20  # a worker's scratch space: a size-capped tmpfs (unlinked-but-open files count too)
 #: modules imported in the zygote so programs do not pay for them (not preloaded: imported per job, read-only)
 DEFAULT_PRELOAD = ("numpy", "matplotlib.patches", "matplotlib.lines", "matplotlib.path", "matplotlib.collections",
                    "matplotlib.patheffects", "matplotlib.transforms", "matplotlib.ticker", "matplotlib.colors",
@@ -51,7 +52,7 @@ _SIGNAL_STATUS = {signal.SIGXCPU: ("timeout", "CPU time limit exceeded"),
 
 
 class SandboxUnavailableError(RuntimeError):
-    """Nothing isolates the file system on this machine and weak confinement was not explicitly allowed."""
+    """A confinement layer the sandbox requires cannot be had here and weak confinement was not allowed."""
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Limits:
     output_chars: int = 64 << 10  # stdout and stderr, each
     png_bytes: int = 32 << 20
     png_pixels: int = 40_000_000
-    #: what a job may write to its folder when there is no bubblewrap (whose scratch tmpfs is SCRATCH_BYTES)
+    #: size of a worker's scratch tmpfs, which holds its jobs' folders (with or without bubblewrap)
     scratch_bytes: int = SCRATCH_BYTES
 
 
@@ -104,13 +105,16 @@ class _Spawner:
 class _Zygote:
     """One sandboxed zygote process and its control socket (used by one job at a time)."""
 
-    def __init__(self, plan: _layers.HostPlan, preload: tuple[str, ...], font_cache: dict, spawner: "_Spawner"):
+    def __init__(self, plan: _layers.HostPlan, preload: tuple[str, ...], font_cache: dict, spawner: "_Spawner",
+                 limits: Limits):
         self.plan, self.preload, self.font_cache, self.spawner = plan, preload, font_cache, spawner
+        self.limits = limits
         self.proc: subprocess.Popen | None = None
         self.ctrl: socket.socket | None = None
         self.jobs = 0
         self.info: dict = {}
         self._host_dir: str | None = None
+        self._cgroup: cgroups.WorkerCgroup | None = None
 
     @property
     def alive(self) -> bool:
@@ -119,14 +123,18 @@ class _Zygote:
     def start(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         uid = _layers.new_sandbox_uid() if self.plan.uid_drop else None
-        if self.plan.bwrap:
-            work = "/tmp/sgb"
-        else:
-            self._host_dir = tempfile.mkdtemp(prefix="scigenbench-sandbox-")
-            work = self._host_dir
-            if uid is not None:  # root without bubblewrap: the worker drops to `uid` and must own its folder
-                os.chown(self._host_dir, uid, uid)
-        config = {"drop_uid": uid, "landlock": self.plan.landlock_abi >= 1, "seccomp": self.plan.seccomp,
+        isolate, work = None, "/tmp/sgb"
+        if not self.plan.bwrap:  # an empty host folder: the worker mounts its own root there, in its namespace
+            self._host_dir = tempfile.mkdtemp(prefix=_cleanup.host_folder_prefix("sandbox"))
+            if self.plan.ns_isolation:
+                isolate = {"new_root": self._host_dir, "scratch": work, "scratch_bytes": self.limits.scratch_bytes,
+                           "read_only": ["/usr", *self.plan.python_roots, str(_layers.SANDBOX_CODE_DIR)]}
+            else:  # weak mode (allowed explicitly): the folder sits on the host's disk
+                work = self._host_dir
+                if uid is not None:
+                    os.chown(self._host_dir, uid, uid)
+        config = {"drop_uid": uid, "isolate": isolate, "landlock": self.plan.landlock_abi >= 1,
+                  "seccomp": self.plan.seccomp,
                   "private_pid_ns": bool(self.plan.bwrap),
                   "mpl_dir": f"{work}/mpl", "jobs_dir": f"{work}/jobs", "preload": list(self.preload),
                   # what a job may read (Landlock); its own job directory is added read-write per job
@@ -138,7 +146,7 @@ class _Zygote:
                 json.dumps(config)]
         if self.plan.bwrap:
             cmd = [self.plan.bwrap, *_layers.namespace_args(self.plan.mode), *_layers.system_binds(),
-                   "--size", str(SCRATCH_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+                   "--size", str(self.limits.scratch_bytes), "--perms", "1777", "--tmpfs", "/tmp",
                    *_layers.ro_bind_with_parents([*self.plan.python_roots]),
                    "--perms", "0755", "--dir", os.path.dirname(_layers.CODE_MOUNT),
                    "--ro-bind", str(_layers.SANDBOX_CODE_DIR), _layers.CODE_MOUNT, "--chdir", "/tmp"]
@@ -148,6 +156,16 @@ class _Zygote:
             popen_env = {}
         else:
             cmd, popen_env = argv, env
+        if self.plan.cgroup.version:
+            try:  # address space + scratch tmpfs + the zygote's own pages; the job's threads and processes
+                self._cgroup = cgroups.WorkerCgroup(
+                    self.plan.cgroup, memory_bytes=self.limits.address_space + self.limits.scratch_bytes + (512 << 20),
+                    tasks=self.limits.processes + 32)
+            except OSError as e:
+                child_sock.close()
+                parent_sock.close()
+                raise RuntimeError(f"could not create the worker's cgroup: {e}") from None
+            cmd = self._cgroup.wrap(cmd)
         # bwrap --die-with-parent ties the sandbox to the *thread* that started it: use the pool's spawner
         self.proc = self.spawner.call(lambda: subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -163,6 +181,8 @@ class _Zygote:
             if not msg:
                 raise RuntimeError("the sandbox worker exited during start-up")
             self.info = json.loads(msg)
+            if not isinstance(self.info, dict) or self.info.get("ready") is not True:
+                raise ValueError(f"unexpected start-up message from the worker: {msg[:200]!r}")
             if fds:
                 blob = _read_fd(fds[0], 8 << 20)
                 os.close(fds[0])
@@ -215,8 +235,11 @@ class _Zygote:
         if self.ctrl is not None:
             self.ctrl.close()
             self.ctrl = None
+        if self._cgroup is not None:
+            self._cgroup.remove()  # also kills whatever of the worker is still in it
+            self._cgroup = None
         if self._host_dir:
-            shutil.rmtree(self._host_dir, ignore_errors=True)
+            _cleanup.remove_tree(self._host_dir)  # empty unless in weak mode; never raises
             self._host_dir = None
 
     def run(self, source: bytes, *, dpi: int, timeout: float, limits: Limits) -> dict:
@@ -226,29 +249,32 @@ class _Zygote:
         if ctrl is None:
             return {"failure": "the sandbox worker is gone", "worker_lost": True}
         src_r, src_w = _pipe(len(source))
-        res_r, res_w = os.pipe2(os.O_CLOEXEC)
+        # the result channel is a socket, not a pipe: a job cannot reopen it through /dev/fd/N (sockets cannot be
+        # open()ed), and the host's end is shut for writing, so the job reads nothing from it either
+        res_host, res_job = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        res_host.shutdown(socket.SHUT_WR)
         job = {"dpi": int(dpi), "timeout": float(timeout),
                "limits": {"address_space": limits.address_space, "cpu_s": max(1, int(timeout + 0.999)),
                           "file_size": limits.file_size, "open_files": limits.open_files,
                           "processes": limits.processes if self.plan.uid_drop else None,
-                          "output": limits.output_chars,
-                          # without bubblewrap the job folder is on the host's disk, not a size-limited tmpfs
-                          "scratch": None if self.plan.bwrap else limits.scratch_bytes}}
+                          "output": limits.output_chars}}
         try:
             try:
                 _write_all(src_w, source)  # fits in the pipe buffer: never blocks
             finally:
                 os.close(src_w)
-            socket.send_fds(ctrl, [json.dumps(job).encode()], [src_r, res_w])
+            socket.send_fds(ctrl, [json.dumps(job).encode()], [src_r, res_job.fileno()])
         except OSError as e:
-            os.close(res_r)
+            res_host.close()
             return {"failure": f"the sandbox worker is gone: {e}", "worker_lost": True}
         finally:
             os.close(src_r)
-            os.close(res_w)
+            res_job.close()
         deadline = time.monotonic() + timeout + HOST_GRACE_S
-        data, oversize, complete = _read_until_eof(res_r, deadline, limits.png_bytes + (4 << 20))
-        os.close(res_r)
+        try:
+            data, oversize, complete = _read_until_eof(res_host.fileno(), deadline, limits.png_bytes + (4 << 20))
+        finally:
+            res_host.close()
         out: dict = {"oversize": oversize}
         if not complete and not oversize:
             out["failure"] = "timeout"
@@ -262,9 +288,11 @@ class _Zygote:
             out["failure"] = "the sandbox worker died"
             out["worker_lost"] = not data  # nothing came back: the job most likely never ran
             return out
-        out["trailer"] = json.loads(raw)
-        out["header"], out["png"] = _parse_frame(data)
-        out["malformed"] = bool(data) and out["header"] is None
+        out["trailer"], why = parse_trailer(raw)
+        if out["trailer"] is None:
+            out["failure"] = why
+            return out
+        out["header"], out["png"], out["malformed"] = parse_result_frame(data)
         return out
 
 
@@ -276,34 +304,41 @@ class RendererPool:
         max_jobs_per_worker: a worker is replaced after this many jobs.
         limits: resource limits for every job.
         preload: modules the zygotes import once.
-        allow_weak: run even when nothing isolates the file system (no bubblewrap, no Landlock and, as root, no
-            uid drop; seccomp alone does not); otherwise that raises :class:`SandboxUnavailableError`.
-        disable: layers to leave out on purpose (``"bwrap"``, ``"landlock"``, ``"seccomp"``), e.g. to test the
-            degraded modes; results then list them as ``no-*``.
+        allow_weak: run even when a required layer cannot be had (see :meth:`HostPlan.missing_required`: file
+            isolation, the uid drop as root, the scratch tmpfs, seccomp); otherwise that raises
+            :class:`SandboxUnavailableError` naming what is missing and how to get it.
+        disable: layers to leave out on purpose, e.g. to test the degraded modes: ``"bwrap"``, ``"namespaces"``
+            (the namespaces, minimal root and scratch tmpfs a worker builds itself without bubblewrap),
+            ``"cgroup"`` (the per-worker memory and pids group), ``"landlock"``, ``"seccomp"``; results then
+            list the missing layers as ``no-*``.
     """
 
     def __init__(self, workers: int | None = None, *, max_jobs_per_worker: int = 200, limits: Limits | None = None,
                  preload: tuple[str, ...] = DEFAULT_PRELOAD, allow_weak: bool = False, disable: tuple[str, ...] = ()):
-        unknown = set(disable) - {"bwrap", "landlock", "seccomp"}
+        unknown = set(disable) - {"bwrap", "namespaces", "cgroup", "landlock", "seccomp"}
         if unknown:
-            raise ValueError(f"disable= accepts 'bwrap', 'landlock', 'seccomp'; got {sorted(unknown)}")
+            raise ValueError("disable= accepts 'bwrap', 'namespaces', 'cgroup', 'landlock', 'seccomp'; "
+                             f"got {sorted(unknown)}")
         self.plan = _layers.detect()
         if "bwrap" in disable:
             self.plan = dataclasses.replace(self.plan, bwrap=None, mode="none", bwrap_error="disabled")
+        if "cgroup" in disable:
+            self.plan = dataclasses.replace(self.plan, cgroup=cgroups.CgroupPlan(0, {}, "disabled"))
+        if "namespaces" in disable:
+            self.plan = dataclasses.replace(self.plan, ns_isolation=False, ns_error="disabled")
         if "landlock" in disable:
             self.plan = dataclasses.replace(self.plan, landlock_abi=0)
         if "seccomp" in disable:
             self.plan = dataclasses.replace(self.plan, seccomp=False, seccomp_reason="disabled")
-        if not (self.plan.bwrap or self.plan.landlock_abi or self.plan.uid_drop) and not (
-                allow_weak or os.environ.get("SCIGENBENCH_SANDBOX_ALLOW_WEAK") == "1"):
-            # seccomp and rlimits alone leave every file of the user readable and writable (~/.ssh, ~/.bashrc, ...)
+        missing = self.plan.missing_required()
+        if missing and not (allow_weak or os.environ.get("SCIGENBENCH_SANDBOX_ALLOW_WEAK") == "1"):
             raise SandboxUnavailableError(
-                "no file-system isolation works here: bubblewrap failed or is missing "
-                f"({self.plan.bwrap_error or 'not installed'}), the kernel has no Landlock, and jobs cannot drop to "
-                "an unprivileged uid, so generated code could read and write your files. Install bubblewrap "
-                "(apt install bubblewrap; in a container allow user namespaces) or set "
-                "SCIGENBENCH_SANDBOX_ALLOW_WEAK=1 to run anyway with "
-                + ("seccomp and rlimits only." if self.plan.seccomp else "rlimits only."))
+                "the sandbox refuses to run here: " + "; ".join(missing) + ". Install bubblewrap (apt install "
+                "bubblewrap; in a container allow user namespaces) and libseccomp2, or set "
+                "SCIGENBENCH_SANDBOX_ALLOW_WEAK=1 (allow_weak=True) to run anyway with what remains "
+                f"({', '.join(x for x in self.plan.layers() if not x.startswith('no-'))}).")
+        _cleanup.sweep_stale_folders()
+        cgroups.sweep_stale_groups(self.plan.cgroup)
         missing = [layer for layer in self.plan.layers() if layer.startswith("no-")]
         if missing:
             warnings.warn(f"sandbox runs without {', '.join(m[3:] for m in missing)}; see `scigenbench doctor`",
@@ -316,7 +351,7 @@ class RendererPool:
         self._spawner = _Spawner()
         self._idle: queue.LifoQueue[_Zygote] = queue.LifoQueue()
         for _ in range(self.workers):
-            self._idle.put(_Zygote(self.plan, self.preload, self._font_cache, self._spawner))
+            self._idle.put(_Zygote(self.plan, self.preload, self._font_cache, self._spawner, self.limits))
         self._all = list(self._idle.queue)
         self._tex_slots = threading.BoundedSemaphore(self.workers)
         self._closed = False
@@ -435,15 +470,21 @@ class RendererPool:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
     def _fill(self, result: RenderResult, raw: dict, timeout: float, offset: int) -> None:
-        """Turn the raw job pieces into statuses and fields (the host's own checks come last)."""
+        """Turn the raw job pieces into statuses and fields; never raises (the result says what went wrong)."""
+        try:
+            self._fill_checked(result, raw, timeout, offset)
+        except Exception as e:  # a bug here must not cost the caller a batch; say so instead
+            result.status, result.png = "error", None
+            result.error = f"the sandbox could not read the job's result ({type(e).__name__}: {e})"
+
+    def _fill_checked(self, result: RenderResult, raw: dict, timeout: float, offset: int) -> None:
         trailer, header = raw.get("trailer") or {}, raw.get("header")
         result.cpu_s = float(trailer.get("cpu_s") or 0.0)
         if header:
-            result.stdout = str(header.get("stdout", ""))[: self.limits.output_chars + 100]
-            result.stderr = str(header.get("stderr", ""))[: self.limits.output_chars + 100]
-            layers = header.get("layers")
-            if isinstance(layers, list):
-                result.confinement = self._job_layers([str(x) for x in layers])
+            result.stdout = header["stdout"][: self.limits.output_chars + 100]
+            result.stderr = header["stderr"][: self.limits.output_chars + 100]
+            if header["layers"]:
+                result.confinement = self._job_layers(header["layers"])
         failure = raw.get("failure")
         if trailer.get("timed_out") or failure == "timeout":
             result.status, result.error = "timeout", f"wall-clock limit of {timeout:g} s exceeded"
@@ -454,35 +495,27 @@ class RendererPool:
         if failure:
             result.status, result.error = "killed", failure
             return
-        if trailer.get("over_disk"):
-            result.status = "killed"
-            result.error = f"disk limit: the job wrote more than {int(trailer['over_disk']) >> 20} MiB to its folder"
-            return
         sig = trailer.get("signal")
         if sig:
             status, why = _SIGNAL_STATUS.get(sig, ("killed", f"terminated by signal {sig}"))
             result.status, result.error = status, why
             return
         if raw.get("malformed"):
-            result.status, result.error = "error", "the job's result was malformed (did the program write to fd 3?)"
+            result.status, result.error = "error", raw["malformed"]
             return
         if not header:
             code = trailer.get("exit")
             result.status = "no_image" if code == 0 else "error"
             result.error = f"the program ended the process (exit status {code}) before a figure was captured"
             return
-        status = header.get("status")
-        result.status = status if status in ("ok", "error", "killed", "blocked", "no_image") else "error"
-        if header.get("error"):
-            reason = header.get("reason")
+        result.status = header["status"]
+        if header["error"]:
+            reason = header["reason"]
             prefix = f"{result.status}: {reason}\n" if reason and result.status in ("blocked", "killed") else ""
-            result.error = prefix + str(header["error"])
-        line = header.get("error_line")
-        if isinstance(line, int):
-            result.error_line = line + offset
-        texts = header.get("texts") or []
-        result.texts = [TextArtist(str(t[0]), float(t[1]), float(t[2]), str(t[3])) for t in texts[:20000]
-                        if isinstance(t, list) and len(t) == 4]
+            result.error = prefix + header["error"]
+        if header["error_line"] is not None:
+            result.error_line = header["error_line"] + offset
+        result.texts = [TextArtist(*t) for t in header["texts"]]
         if result.status == "ok":
             png = raw.get("png") or b""
             status, error, width, height = inspect_png(png, max_pixels=self.limits.png_pixels)
@@ -548,23 +581,6 @@ def _read_until_eof(fd: int, deadline: float, cap: int) -> tuple[bytes, bool, bo
         buf += chunk
         if len(buf) > cap:
             return b"", True, True
-
-
-def _parse_frame(data: bytes) -> tuple[dict | None, bytes]:
-    """The child's JSON header and PNG, or (None, b"") when the bytes are not one well-formed frame."""
-    if len(data) < 8 or data[:4] != RESULT_MAGIC:
-        return None, b""
-    (size,) = struct.unpack(">I", data[4:8])
-    try:
-        header = json.loads(data[8: 8 + size])
-    except ValueError:
-        return None, b""
-    if not isinstance(header, dict):
-        return None, b""
-    png = data[8 + size:]
-    if header.get("png_len") != len(png):
-        return None, b""
-    return header, png
 
 
 # ---------------------------------------------------------------------- process-wide default pool

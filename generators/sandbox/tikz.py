@@ -3,8 +3,14 @@
 Safety (see shared/SANDBOX.md §4): ``-no-shell-escape`` plus ``shell_escape=f``; ``openin_any=p`` (no reading
 absolute or ``..`` paths: ``\\input{/etc/passwd}`` fails) and ``openout_any=p``; font generation off
 (``MKTEX*=0``); rlimits (CPU = timeout, 1 GiB address space, 32 MiB per file) and a wall-clock kill; the job
-directory is a 64 MiB tmpfs inside the sandbox, so nothing is written on the host; no network, no /etc except
-``/etc/texmf``. ``pdftoppm`` parses the (attacker-controlled) PDF inside the same sandbox.
+directory and ``/tmp`` are size-capped tmpfs mounts inside the sandbox, so nothing is written on the host; no
+network, no /etc except ``/etc/texmf``. ``pdftoppm`` parses the (attacker-controlled) PDF inside the same sandbox.
+
+TikZ runs only where the file-system view is limited to the job and the TeX tree: kpathsea expands ``$VAR``
+(``$SELFAUTOPARENT``, ...) after its ``openin_any=p`` check, so ``\\input``, ``\\openin``, ``\\includegraphics``
+and pdfTeX's file primitives can reach any file the process can see. That view is bubblewrap's, or, without it,
+the one ``_texjail.py`` builds itself (new namespaces and a minimal root with ``/usr`` and the TeX trees; as root or
+with user namespaces). Where neither can be had, every TikZ job is refused with status ``error`` saying so.
 
 Input rules: markdown fences are removed; a full document (``\\documentclass``) is compiled as is; otherwise
 the text is wrapped in a ``standalone`` document (``tikz``, ``amsmath``, ``amssymb`` and common TikZ
@@ -22,16 +28,19 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from typing import Callable
 
+from . import _cleanup
 from . import layers as _layers
 from .extract import extract_code_with_offset
 from .png import inspect_png
@@ -48,6 +57,12 @@ _PREAMBLE = (r"\documentclass[tikz,border=4pt]{standalone}", r"\usepackage{lmode
 _PREAMBLE_LINE = re.compile(r"^\s*\\(usepackage|usetikzlibrary|usepgfplotslibrary|pgfplotsset|tikzset|"
                             r"definecolor|newcommand|renewcommand|def)\b")
 _JOB_TMPFS_BYTES = 64 << 20
+_TMP_TMPFS_BYTES = 16 << 20
+TEX_NEEDS_BWRAP = ("refused: TikZ runs only in bubblewrap or in namespaces of its own, neither of which works here "
+                   "(bubblewrap: {why}; namespaces: {ns_why}); without a file-system view limited to the job and the "
+                   "TeX tree, TeX can read host files. Install bubblewrap (apt install bubblewrap; in a container "
+                   "allow user namespaces)")
+_TEX_TREES = ("/etc/texmf", "/var/lib/texmf", "/usr/local/share/texmf")
 _LOG_CAP = 256 << 10
 
 _SCRIPT = r"""
@@ -161,6 +176,10 @@ def render_tikz_confined(source: str, *, timeout: float, dpi: int, plan: _layers
     """
     started = time.monotonic()
     result = RenderResult(status="error", language="tikz", confinement=_tex_layers(plan))
+    if not (plan.bwrap or plan.ns_isolation):
+        result.error = TEX_NEEDS_BWRAP.format(why=plan.bwrap_error or "not installed",
+                                              ns_why=plan.ns_error or "unavailable")
+        return result
     if not shutil.which("pdflatex") or not shutil.which("pdftoppm"):
         result.error = "pdflatex and pdftoppm are needed for TikZ (apt install texlive-pictures " \
                        "texlive-latex-extra poppler-utils)"
@@ -232,8 +251,8 @@ class _FormatCache:
     def put(self, key: str, data: bytes) -> None:
         with self._lock:
             if self._dir is None:
-                self._dir = tempfile.mkdtemp(prefix="scigenbench-texfmt-")
-                atexit.register(shutil.rmtree, self._dir, True)
+                self._dir = tempfile.mkdtemp(prefix=_cleanup.host_folder_prefix("texfmt"))
+                atexit.register(_cleanup.remove_tree, self._dir)
             path = os.path.join(self._dir, f"{key}.fmt")
             with open(path, "wb") as f:
                 f.write(data)
@@ -255,44 +274,25 @@ def _HAVE_MYLATEXFORMAT() -> bool:
 
 def _run_sandboxed(script: str, payload: bytes, plan: _layers.HostPlan, timeout: float,
                    fmt_path: str | None = None) -> tuple[int, bytes, bytes, bool]:
-    """Run ``script`` (sh) with ``figure.tex`` in a fresh sandbox; (returncode, stdout, stderr, timed_out)."""
-    host_dir = None
-    r = None
-    if plan.bwrap:
-        r, w = os.pipe2(os.O_CLOEXEC)
-        import fcntl
+    """Run ``script`` (sh) with ``figure.tex`` in a fresh sandbox (bubblewrap, else ``_texjail.py``); returns
+    (returncode, stdout, stderr, timed_out). Every writable place is a size-capped tmpfs."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    import fcntl
 
-        fcntl.fcntl(w, 1031, 1 << 20)  # F_SETPIPE_SZ: the document (<= 1 MiB) fits, the write never blocks
-        os.write(w, payload)
-        os.close(w)
-        cmd = [plan.bwrap, *_layers.namespace_args(plan.mode), *_layers.system_binds()]
-        for path in ("/etc/texmf", "/var/lib/texmf", "/usr/local/share/texmf"):
-            if os.path.isdir(path):
-                cmd += _layers.ro_bind_with_parents([path])
-        cmd += ["--perms", "1777", "--tmpfs", "/tmp", "--size", str(_JOB_TMPFS_BYTES), "--perms", "1777",
-                "--tmpfs", "/job", "--file", str(r), "/job/figure.tex", "--chdir", "/job"]
-        if fmt_path:
-            cmd += ["--ro-bind", fmt_path, "/job/pre.fmt"]
-        for key, value in TEX_ENV.items():
-            cmd += ["--setenv", key, value]
-        cmd += ["--", *_drop_to_fresh_uid(["/bin/sh", "-c", script], plan)]
-        pass_fds, env = [r], {}
-    else:
-        host_dir = tempfile.mkdtemp(prefix="scigenbench-tex-")
-        with open(os.path.join(host_dir, "figure.tex"), "wb") as f:
-            f.write(payload)
-        if fmt_path:
-            shutil.copy(fmt_path, os.path.join(host_dir, "pre.fmt"))
-        inner = _drop_to_fresh_uid(["/bin/sh", "-c", script.replace("cd /job", f"cd '{host_dir}'")], plan,
-                                   own=host_dir)
-        cmd = inner
-        pass_fds, env = [], {**TEX_ENV, "HOME": host_dir, "TEXMFVAR": f"{host_dir}/texmf-var"}
+    fcntl.fcntl(w, 1031, 1 << 20)  # F_SETPIPE_SZ: the document (<= 1 MiB) fits, the write never blocks
+    os.write(w, payload)
+    os.close(w)
+    new_root = None
+    if plan.bwrap:
+        cmd = bwrap_command(plan, script, source_fd=r, fmt_path=fmt_path)
+    else:  # an empty host folder: the jail mounts its own root on it, in its own mount namespace
+        new_root = tempfile.mkdtemp(prefix=_cleanup.host_folder_prefix("tex"))
+        cmd = jail_command(plan, script, source_fd=r, new_root=new_root, fmt_path=fmt_path)
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=pass_fds, env=env, start_new_session=True)
-        if r is not None:
-            os.close(r)
-            r = None
+                                pass_fds=[r], env={}, start_new_session=True)
+        os.close(r)
+        r = -1
         try:
             out, err = proc.communicate(timeout=timeout)
             timed_out = False
@@ -301,24 +301,47 @@ def _run_sandboxed(script: str, payload: bytes, plan: _layers.HostPlan, timeout:
             out, err = proc.communicate()
             timed_out = True
     finally:
-        if r is not None:
+        if r >= 0:
             os.close(r)
-        if host_dir:
-            shutil.rmtree(host_dir, ignore_errors=True)
+        if new_root:
+            _cleanup.remove_tree(new_root)
     return proc.returncode, out, err, timed_out
 
 
-def _drop_to_fresh_uid(argv: list[str], plan: _layers.HostPlan, own: str | None = None) -> list[str]:
-    """``argv`` run as a fresh unprivileged uid via ``setpriv`` when we are root (``own``: a host folder the
-    job must write in, handed to that uid first)."""
+def bwrap_command(plan: _layers.HostPlan, script: str, *, source_fd: int, fmt_path: str | None = None) -> list[str]:
+    """The bubblewrap command line of one TeX job: ``figure.tex`` comes from ``source_fd``; ``/tmp`` and ``/job``
+    are tmpfs mounts, each with its own size (bubblewrap's ``--size`` applies to the next ``--tmpfs``)."""
+    cmd = [plan.bwrap, *_layers.namespace_args(plan.mode), *_layers.system_binds()]
+    for path in _TEX_TREES:
+        if os.path.isdir(path):
+            cmd += _layers.ro_bind_with_parents([path])
+    cmd += ["--size", str(_TMP_TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+            "--size", str(_JOB_TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/job",
+            "--file", str(source_fd), "/job/figure.tex", "--chdir", "/job"]
+    if fmt_path:
+        cmd += ["--ro-bind", fmt_path, "/job/pre.fmt"]
+    for key, value in TEX_ENV.items():
+        cmd += ["--setenv", key, value]
+    return cmd + ["--", *_drop_to_fresh_uid(["/bin/sh", "-c", script], plan)]
+
+
+def jail_command(plan: _layers.HostPlan, script: str, *, source_fd: int, new_root: str,
+                 fmt_path: str | None = None) -> list[str]:
+    """The command line of one TeX job without bubblewrap (see ``_texjail.py``)."""
+    config = {"uid": _layers.new_sandbox_uid() if plan.euid == 0 else None, "new_root": new_root,
+              "read_only": ["/usr", *_TEX_TREES], "job_bytes": _JOB_TMPFS_BYTES, "tmp_bytes": _TMP_TMPFS_BYTES,
+              "fmt": fmt_path, "env": TEX_ENV}
+    return [sys.executable, "-S", "-E", "-s", str(_layers.SANDBOX_CODE_DIR / "_texjail.py"), json.dumps(config),
+            str(source_fd), "--", "/bin/sh", "-c", script]
+
+
+def _drop_to_fresh_uid(argv: list[str], plan: _layers.HostPlan) -> list[str]:
+    """``argv`` run as a fresh unprivileged uid via ``setpriv`` when bubblewrap runs as root."""
     if not plan.tex_uid_drop:
         return argv
     uid = _layers.new_sandbox_uid()
-    if own is not None:
-        for root, dirs, files in os.walk(own):
-            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                os.chown(name, uid, uid)
-    return ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--no-new-privs", "--", *argv]
+    return ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--no-new-privs",
+            "--inh-caps=-all", "--", *argv]
 
 
 def _classify(result: RenderResult, rc: int, timed_out: bool, log: str, out: bytes, timeout: float,
@@ -363,8 +386,10 @@ def _classify(result: RenderResult, rc: int, timed_out: bool, log: str, out: byt
 
 def _tex_layers(plan: _layers.HostPlan) -> list[str]:
     if plan.bwrap:
-        out = ["bwrap", "mount-ns", "pid-ns", "net-ns", "uid-drop" if plan.tex_uid_drop else "user-ns"]
+        out = ["bwrap", "mount-ns", "pid-ns", "net-ns", "ipc-ns"]
+    elif plan.ns_isolation:
+        out = ["no-bwrap", "mount-ns", "net-ns", "ipc-ns", "minimal-root"]
     else:
-        out = ["no-bwrap"] + (["uid-drop" if plan.tex_uid_drop else "no-uid-drop"] if plan.euid == 0 else [])
-    return out + ["rlimits", "no-shell-escape", "openin_any=p", "openout_any=p", "no-mktex", "wall-timeout",
-                  "job-tmpfs" if plan.bwrap else "host-tmpdir"]
+        return ["no-bwrap", "refused"]
+    return out + ["uid-drop" if plan.tex_uid_drop else "user-ns", "rlimits", "no-shell-escape", "openin_any=p",
+                  "openout_any=p", "no-mktex", "wall-timeout", "job-tmpfs"]

@@ -9,7 +9,7 @@ _DESCRIPTION = """\
 R_inv, inverse validation on the original problem (SciGenBench). The problem rewritten to depend on the figure
 (SciGen's multimodal_question; SeePhys uses its question) is answered by a vision-language model from the
 generated image alone. The final answer is compared with the gold answer: a conservative numeric/expression
-equivalence check (sympy) settles easy cases without a model call; otherwise a grader model returns CORRECT,
+equivalence check (bounded time on any reply) settles easy cases without a model call; otherwise a grader model returns CORRECT,
 INCORRECT or INVALID on its last line (anything else is "unscored", never "incorrect"). CORRECT scores 1,
 INCORRECT and INVALID (refusal, cut off) score 0. An empty question makes the row "not applicable".
 """
