@@ -61,7 +61,8 @@ def test_the_demo_runs_the_real_pipeline_offline_and_ends_with_an_export(tmp_pat
     assert main(["synthesize", "--demo", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "funnel: input 17 → visualizable 15 → constructed 15 → generated 15 → verified" in printed
-    assert "Export: datasets.load_dataset(" in printed
+    assert "Export: datasets.load_dataset(" in printed and "Training export: verl: " in printed
+    assert (out / "export-verl" / "train.parquet").exists()
     report = json.loads((out / "report.json").read_text())
     assert report["models"]["judge"] == "ocr" and report["funnel"]["total"]["verified"] >= 1
     assert report["not_visualizable"] == ["demo-si-unit-charge"]
