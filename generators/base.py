@@ -55,6 +55,11 @@ class Generator(abc.ABC):
     batch_size: int = 1
     #: at most this many items in flight at once (None: the runner's ``concurrency``); 1 for one local pipeline
     max_concurrency: int | None = None
+    #: what bounds it on a cluster (``scigenbench.generators.executors.STAGES``): ``io`` (model/API calls),
+    #: ``render`` (sandbox renders), ``gpu`` (a local pipeline on an accelerator)
+    stage: str = "io"
+    #: ``(spec, options)`` it was built from by :func:`get_generator` (None when built directly)
+    recipe: tuple[str, dict[str, Any]] | None = None
 
     @abc.abstractmethod
     def generate(self, problem: dict[str, Any]) -> GenerationOutput:
@@ -104,7 +109,10 @@ def get_generator(spec: str, **options: Any) -> Generator:
     """
     kind, _, arg = spec.partition(":")
     factory = GENERATORS.get(kind)
-    return factory(arg or None, **options)
+    generator = factory(arg or None, **options)
+    # how to build it again: the Ray executor rebuilds the generator in each worker from this
+    generator.recipe = (spec, dict(options))
+    return generator
 
 
 def generator_names() -> Iterable[str]:

@@ -115,6 +115,7 @@ class DiffusersGenerator(Generator):
 
     name = "diffusers"
     max_concurrency = 1  # one pipeline on one device: batches, not threads
+    stage = "gpu"
 
     def __init__(self, config: DiffusersConfig, pipeline: Any = None):
         if config.aspect:

@@ -40,6 +40,7 @@ class Hunyuan3Config:
 class Hunyuan3Generator(Generator):
     name = "hunyuan3"
     max_concurrency = 1  # one model instance, one image at a time
+    stage = "gpu"
 
     def __init__(self, config: Hunyuan3Config):
         if not config.trust_remote_code:

@@ -39,7 +39,7 @@ from scigenbench.generators.diffusers_t2i import PROMPT_VERSION, build_prompt
 
 #: options that configure the managed backend (retries, cache, limits) rather than the images
 BACKEND_OPTIONS = ("cache", "cache_dir", "max_retries", "timeout", "deadline", "backoff_base", "backoff_max",
-                   "max_retry_wait", "concurrency", "rpm", "adaptive", "prices")
+                   "max_retry_wait", "concurrency", "rpm", "adaptive", "prices", "rate_limiter")
 #: words in an API error that mean the request was refused by a safety system, not broken
 _MODERATION_MARKERS = ("moderation", "content_policy", "content policy", "safety system", "safety_violation")
 

@@ -17,6 +17,10 @@ survive crashes and rate limits without losing or double-counting anything:
 - **Budget.** With ``budget_usd``, no new item starts once the cost spent (plus the in-flight items' expected cost)
   would pass the budget. A ``BudgetExceededError`` raised by a backend (its own hard budget) stops the run the same
   way; the item that hit it is not recorded, so it stays "not started" and is generated on the next run.
+- **Executors.** ``executor="local"`` runs the work units on the thread pool above; ``executor="ray"`` runs them
+  on Ray Data across a cluster (:mod:`scigenbench.generators.executors`): each worker rebuilds the generator
+  from its ``recipe``, results stream back and this process stays the only writer of the run folder, keeping
+  the first result per id when Ray re-runs a batch after a worker died.
 - **Ctrl-C.** The first interrupt stops starting new items and waits for the in-flight ones (their records are
   kept); a second one aborts at once (in-flight items stay "not started").
 
@@ -161,6 +165,9 @@ def run_generation(
     progress: bool = True,
     dataset: str = "mini",
     force: bool = False,
+    executor: str = "local",
+    ray_options: Any = None,
+    selection: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Generate one image per problem into a resumable run folder.
 
@@ -174,6 +181,13 @@ def run_generation(
         progress: Show a tqdm progress bar (on stderr) and print failures as they happen.
         dataset: Dataset name recorded in ``run.json`` (``mini``, ``scigen``, ``seephys`` or your own).
         force: Write into a folder made with another configuration (each record keeps its own config hash).
+        executor: ``"local"`` (threads in this process) or ``"ray"`` (a Ray cluster; see
+            :mod:`scigenbench.generators.executors`; ``concurrency`` is then ``ray_options.in_flight`` per
+            worker). Same run folder, same records, written by this process only.
+        ray_options: a :class:`~scigenbench.generators.executors.RayOptions` (or a dict of its fields).
+        selection: When ``problems`` are a selection of a split: ``{"n_split": N, "criteria": {...}}``; the
+            selected ids are recorded in ``run.json`` (see ``RunFolder.record_selection``) and ``evaluate`` then
+            scores those items only, as a partial run.
 
     Returns:
         A :class:`RunSummary`; ``summary.exit_code()`` is what a command line should return.
@@ -182,16 +196,26 @@ def run_generation(
         RunConfigMismatchError: ``run_dir`` holds a run of another configuration or dataset and ``force`` is off.
         ValueError: Problems without ids or with duplicate ids.
     """
+    from scigenbench.generators.executors import check_executor
+
     started = time.perf_counter()
+    check_executor(executor)
+    source = problems
     problems = list(problems)
     _check_ids(problems)
     run = open_run(run_dir, generator, dataset=dataset, force=force)
+    if selection is not None:
+        run.record_selection([str(p["id"]) for p in problems], n_split=selection.get("n_split"),
+                             criteria=selection.get("criteria"))
     plan = plan_work(problems, run, retry_failed=retry_failed)
     summary = RunSummary(run_dir=str(run_dir), generator=generator.name, config_hash=generator.config_hash(),
                          dataset=dataset, n_requested=len(problems), n_skipped_done=len(plan.skipped_done),
                          n_skipped_failed=len(plan.skipped_failed))
     loop = _Loop(generator, run, summary, budget_usd=budget_usd, progress=progress)
-    loop.run(plan.todo, concurrency=concurrency)
+    if executor == "ray" and plan.todo:  # nothing to do: no cluster needed, no model call made
+        _run_on_ray(loop, plan.todo, ray_options, _hub_rows(source, plan.todo))
+    else:
+        loop.run(plan.todo, concurrency=concurrency)
     summary.n_not_started = len(plan.todo) - summary.n_attempted
     summary.run_counts = _run_counts(run, [str(p["id"]) for p in problems])
     summary.elapsed_s = round(time.perf_counter() - started, 3)
@@ -283,10 +307,7 @@ class _Loop:
         units = chunk(todo, batch_size)
         if not units:
             return
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=len(todo), disable=not self.progress, unit="img", file=sys.stderr,
-                        desc=f"generate {self.generator.name}", dynamic_ncols=True)
+        self._open_bar(len(todo))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scigenbench-gen")
         pending: dict[Future, list[dict[str, Any]]] = {}
         queue = iter(units)
@@ -304,6 +325,28 @@ class _Loop:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             self.bar.close()
+
+    def consume(self, todo: list[dict[str, Any]], results: Iterable[tuple[str, Any]]) -> None:
+        """Record streamed ``(id, output)`` results (the Ray executor); stop reading at the budget or Ctrl-C."""
+        by_id = {str(p["id"]): p for p in todo}
+        self._open_bar(len(todo))
+        try:
+            for pid, output in results:
+                self._collect([by_id[pid]], [output])
+                if not self.summary.stopped and self._budget_would_pass(in_flight=0):
+                    self._stop("budget", f"budget ${self.budget_usd:.4f} reached: spent ${self.summary.cost_usd:.4f}")
+                if self.summary.stopped:
+                    break  # results still in flight are not recorded: those ids stay "not started"
+        except KeyboardInterrupt:
+            self._stop("interrupted", "interrupted by the user")
+        finally:
+            self.bar.close()
+
+    def _open_bar(self, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, disable=not self.progress, unit="img", file=sys.stderr,
+                        desc=f"generate {self.generator.name}", dynamic_ncols=True)
 
     def _fill(self, pool, pending, queue, workers: int, batch_size: int) -> None:
         while not self.summary.stopped and len(pending) < workers:
@@ -443,6 +486,95 @@ def _generate_unit(generator: Generator, unit: list[dict[str, Any]], batched: bo
         output.timings.setdefault("total", wall)
         result.append(output)
     return result
+
+
+# -- the Ray executor -----------------------------------------------------------------------------------------
+
+def _hub_rows(source: Any, todo: list[dict[str, Any]]) -> Any:
+    """The rows of ``todo`` as a ``datasets.Dataset`` when the problems came as one (Ray reads it with
+    ``ray.data.from_huggingface``), else ``None``."""
+    if type(source).__module__.split(".")[0] != "datasets" or not hasattr(source, "select"):
+        return None
+    wanted = {str(p["id"]) for p in todo}
+    return source.select([i for i, pid in enumerate(source["id"]) if str(pid) in wanted])
+
+
+def _run_on_ray(loop: _Loop, todo: list[dict[str, Any]], ray_options: Any, hub_rows: Any = None) -> None:
+    """Generate ``todo`` on Ray workers; ``loop`` (this process) records every result."""
+    from scigenbench.generators import executors
+
+    options = executors.resolve_options(ray_options)
+    generator = loop.generator
+    items = hub_rows if hub_rows is not None else [(str(p["id"]), p) for p in todo]
+    with executors.ray_session(options) as ray:
+        stage, limiter = generation_stage(ray, generator, options)
+        try:
+            loop.consume(todo, executors.stream(ray, stage, items, options))
+        finally:
+            if limiter is not None:
+                limiter.close()
+
+
+def generation_stage(ray, generator: Generator, options: Any):
+    """The Ray stage that runs ``generator`` (rebuilt in each worker), and its shared rate limiter if any."""
+    import functools
+    import pickle
+
+    from scigenbench.generators import executors
+
+    kind = getattr(generator, "stage", "io")
+    recipe = getattr(generator, "recipe", None)
+    limiter = None
+    if recipe is not None:
+        spec, build_options = recipe[0], dict(recipe[1])
+        if hasattr(generator, "backend"):  # a model-calling generator: one rate limit, in-flight per worker
+            if build_options.get("rpm"):
+                limiter = executors.SharedRateLimiter.create(ray, float(build_options["rpm"]))
+            n_actors = executors.pool_shape(ray, kind, options)[0]
+            build_options = executors.with_cluster_limits(build_options, limiter, options, n_actors)
+        blob = None
+    else:
+        spec, build_options = None, {}
+        try:
+            blob = pickle.dumps(generator)
+        except Exception as exc:
+            raise ValueError(f"--executor ray rebuilds the generator in each worker, but {generator.name!r} was "
+                             f"built directly and cannot be pickled ({type(exc).__name__}: {exc}); build it with "
+                             "scigenbench.generators.get_generator(spec, **options)") from None
+    factory = functools.partial(_GenerationHandler, spec, build_options, blob, kind,
+                                options.cpus_per_render_worker)
+    secrets = executors.secret_names(options, [build_options])
+    batch = int(getattr(generator, "batch_size", 1) or 1) if kind == "gpu" else None
+    return executors.Stage(kind, factory, name=f"generate-{generator.name}", batch_size=batch,
+                           secrets=secrets), limiter
+
+
+class _GenerationHandler:
+    """In a Ray worker: the generator, rebuilt once; render stages get a RendererPool of the worker's CPUs."""
+
+    def __init__(self, spec: str | None, options: dict[str, Any], blob: bytes | None, kind: str, cpus: float):
+        import math
+        import pickle
+
+        options = dict(options)
+        if kind == "render" and spec and spec.partition(":")[0] == "imgcoder" and "pool" not in options:
+            from scigenbench.generators.sandbox import RendererPool
+
+            options["pool"] = RendererPool(workers=max(1, math.ceil(cpus)))
+        if spec is not None:
+            from scigenbench.generators.base import get_generator
+
+            self.generator = get_generator(spec, **options)
+        else:
+            self.generator = pickle.loads(blob)
+        if kind == "gpu":
+            self.process_batch = self._process_batch
+
+    def process(self, problem: dict[str, Any]) -> GenerationOutput | _BudgetStop:
+        return _generate_unit(self.generator, [problem], False)[0]
+
+    def _process_batch(self, problems: list[dict[str, Any]]) -> list[GenerationOutput | _BudgetStop]:
+        return _generate_unit(self.generator, problems, len(problems) > 1)
 
 
 def _check_ids(problems: list[dict[str, Any]]) -> None:

@@ -73,14 +73,16 @@ UPSTREAM_JPEG_QUALITIES = (95, 85, 75, 65, 55, 45, 35, 25, 15, 10, 5)
 UPSTREAM_B64_LIMIT = 2 * 1024 * 1024
 
 
-def upstream_image(image: ImageLike, kind: str) -> bytes:
-    """Re-create the pixels upstream sent (switch ``image_encoding="upstream"``, PROTOCOL §3).
+def upstream_image(image: ImageLike, kind: str) -> Any:
+    """The exact image bytes upstream sent (switch ``image_encoding="upstream"``, PROTOCOL §3), as an
+    :class:`~scigenbench.generators.backends.images.EncodedImage` that the backend passes through unchanged.
 
-    ``kind="judge"``: ``convert("RGB")`` (alpha dropped, not composited), full resolution, PNG.
-    ``kind="quiz"`` (quiz and ve): ``convert("RGB")``; long side > 1,024 LANCZOS-resized to 1,024; JPEG
-    (``optimize=True``) at quality 95, 85, …, 5 until the base64 is ≤ 2 MiB; else shrink 20 % per step at q5 down
-    to 256 px; last resort 256×256 at q5 (aspect lost). The result then goes through the project encoder like any
-    image, so the model sees upstream's pixels (losslessly re-wrapped as PNG) and the sent bytes are hashed.
+    ``kind="judge"`` (``llm_as_judge.py``): ``convert("RGB")`` (alpha dropped, not composited), full resolution, PNG
+    with Pillow's defaults. ``kind="quiz"`` (``quiz.py``, ``ve_infer.py``): ``verify()``, ``convert("RGB")``; a long
+    side over 1,024 px is resized with LANCZOS to ``int(side * 1024 / long_side)`` (truncated, as upstream does:
+    911×1023, not 911×1024); JPEG (``optimize=True``) at quality 95, 85, …, 5 until the base64 is ≤ 2 MiB; else
+    shrink the long side by 20 % per step (``int``) at quality 5 while it is over 256 px; last resort 256×256 at
+    quality 5. Sent as ``image/jpeg``.
 
     Raises:
         UnreadableImageError: undecodable bytes.
@@ -89,22 +91,30 @@ def upstream_image(image: ImageLike, kind: str) -> bytes:
 
     from PIL import Image
 
+    from scigenbench.generators.backends.images import EncodedImage
+
     data = image_bytes(image)
     try:
         img = Image.open(io.BytesIO(data))
-        img.load()
+        if kind == "quiz":
+            img.verify()
+            img = Image.open(io.BytesIO(data))
         img = img.convert("RGB")
     except Exception as exc:  # noqa: BLE001
         raise UnreadableImageError(f"image unreadable: {type(exc).__name__}: {exc}"[:300], sha256_hex(data)) from exc
+
+    def sent(payload: bytes, mime: str, size: tuple[int, int]) -> EncodedImage:
+        return EncodedImage(payload, mime, sha256_hex(payload), size[0], size[1])
+
     if kind == "judge":
         buf = io.BytesIO()
         img.save(buf, format="PNG")
-        return buf.getvalue()
+        return sent(buf.getvalue(), "image/png", img.size)
     if kind != "quiz":
         raise ValueError(f"kind must be 'judge' or 'quiz', got {kind!r}")
     if max(img.size) > 1024:
-        scale = 1024 / max(img.size)
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+        ratio = 1024 / max(img.size)
+        img = img.resize((int(img.size[0] * ratio), int(img.size[1] * ratio)), Image.Resampling.LANCZOS)
 
     def jpeg(im: Any, quality: int) -> bytes:
         buf = io.BytesIO()
@@ -114,13 +124,17 @@ def upstream_image(image: ImageLike, kind: str) -> bytes:
     for quality in UPSTREAM_JPEG_QUALITIES:
         out = jpeg(img, quality)
         if len(base64.b64encode(out)) <= UPSTREAM_B64_LIMIT:
-            return out
-    while min(img.size) > 256:
-        img = img.resize((max(256, int(img.width * 0.8)), max(256, int(img.height * 0.8))), Image.LANCZOS)
+            return sent(out, "image/jpeg", img.size)
+    current = max(img.size)
+    while current > 256:
+        current = int(current * 0.8)
+        ratio = current / max(img.size)
+        img = img.resize((int(img.size[0] * ratio), int(img.size[1] * ratio)), Image.Resampling.LANCZOS)
         out = jpeg(img, 5)
         if len(base64.b64encode(out)) <= UPSTREAM_B64_LIMIT:
-            return out
-    return jpeg(img.resize((256, 256), Image.LANCZOS), 5)
+            return sent(out, "image/jpeg", img.size)
+    img = img.resize((256, 256), Image.Resampling.LANCZOS)
+    return sent(jpeg(img, 5), "image/jpeg", img.size)
 
 
 def prepare_for(image: ImageLike, kind: str, image_encoding: str = "default") -> tuple[Any, str]:
@@ -188,14 +202,16 @@ class SourceImage:
 
 
 def corrupted_result(exc: UnreadableImageError, corrupted: str, base: dict[str, Any]) -> Any:
-    """The record of an undecodable image: *missing* by default; *unscored* (left out of every mean, as upstream's
-    error rows were) with ``corrupted="upstream"``."""
-    from scigenbench.metrics.records import MISSING, UNSCORED, ItemResult
+    """The record of an undecodable image: *missing* in both modes. With ``corrupted="upstream"`` the reason says
+    it as upstream has it: every upstream loader (``Image.open``/``verify``/``convert`` in a bare ``try``) fails
+    first, so the item is written "Image not found" and left out like an absent image; upstream's "Corrupted
+    image = 0" branch in ``quiz.py`` is never reached (PROTOCOL §4)."""
+    from scigenbench.metrics.records import MISSING, ItemResult
 
     if corrupted not in ("default", "upstream"):
         raise ValueError(f"corrupted must be 'default' or 'upstream', got {corrupted!r}")
     if corrupted == "upstream":
-        return ItemResult(state=UNSCORED, reason=f"corrupted image excluded (upstream): {exc}"[:300],
+        return ItemResult(state=MISSING, reason=f"image not found (upstream's loader cannot decode it): {exc}"[:300],
                           **{**base, "image_sha256": exc.sha256})
     return ItemResult(state=MISSING, reason=str(exc), **{**base, "image_sha256": exc.sha256})
 
@@ -245,6 +261,57 @@ async def acall(backend: Any, messages: list[dict[str, Any]], *, prompt_version:
     usage = {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
              "cost_usd": result.cost_usd}
     return CallOutcome(result=result, calls=0 if result.cached else 1, usage={} if result.cached else usage)
+
+
+#: bounded re-asks after a reply that cannot be parsed (each re-ask adds a format reminder, so it is cached apart)
+REASKS = 2
+
+
+@dataclass
+class Asked:
+    """The outcome of :func:`ask_parsed`: the parsed value (or why not), every raw reply, calls and usage."""
+
+    value: Any = None
+    why: str | None = None
+    error: dict[str, Any] | None = None
+    replies: list[str] = field(default_factory=list)
+    calls: int = 0
+    usage: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str | None:
+        return self.replies[-1] if self.replies else None
+
+    @property
+    def reasks(self) -> int:
+        return max(0, len(self.replies) - 1)
+
+
+async def ask_parsed(backend: Any, messages: list[dict[str, Any]], parse: Any, *, expected: str, prompt_version: str,
+                     reasks: int = REASKS, **params: Any) -> Asked:
+    """Ask, parse with ``parse(text) -> (value, why)``; on an unparsable reply re-ask up to ``reasks`` times with
+    the reply and a format reminder (``expected`` = the line wanted) appended to the conversation, so the re-ask is
+    a different request (cached apart). A failed call ends it with ``error``; else ``value`` or the last ``why``."""
+    from scigenbench.metrics._prompts import prompt_version as version_of, render_prompt
+
+    asked = Asked()
+    conversation = list(messages)
+    for attempt in range(reasks + 1):
+        version = prompt_version if attempt == 0 else f"{prompt_version}+{version_of('format_reminder')}"
+        out = await acall(backend, conversation, prompt_version=version, **params)
+        asked.calls += out.calls
+        add_usage(asked.usage, out.usage)
+        if out.error:
+            asked.error = out.error
+            return asked
+        asked.replies.append(out.text or "")
+        asked.value, asked.why = parse(out.text)
+        if asked.value is not None:
+            return asked
+        conversation = conversation + [{"role": "assistant", "content": out.text or ""},
+                                       {"role": "user", "content": render_prompt("format_reminder",
+                                                                                 expected=expected)}]
+    return asked
 
 
 # --- one event loop for the synchronous API ------------------------------------------------------------------

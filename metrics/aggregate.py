@@ -16,7 +16,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from scigenbench.metrics.parsing import JUDGE_DIMENSIONS
-from scigenbench.metrics.records import MISSING, NOT_APPLICABLE, SCORED, STATES, UNSCORED, ItemResult
+from scigenbench.metrics.records import (
+    COMPAT_PROTOCOL, MISSING, NOT_APPLICABLE, SCORED, STATES, UNSCORED, ItemResult,
+)
 
 DEFAULT_BOOTSTRAP = 1000
 
@@ -83,15 +85,28 @@ def summarize_judge(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, 
 
 def summarize_quiz(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     def n_quizzes(r: ItemResult) -> float:
+        """Quizzes in the micro denominator: the graded ones of a scored item (a quiz whose grading failed is left
+        out), every scorable one of a missing item."""
+        if r.state == SCORED:
+            return float(r.details.get("n_graded", r.details.get("n_quizzes", 0)))
         return float(r.details.get("n_quizzes", 0))
 
     micro = [(r.state, float(r.details.get("n_correct", 0)) if r.state == SCORED else 0.0, n_quizzes(r))
              for r in records]
+    # the perfect-image state of an item with an unscored quiz (and no wrong one) is unknown: left out
+    perfect = [(UNSCORED if r.state == SCORED and r.details.get("perfect", True) is None else r.state,
+                float(bool(r.details.get("perfect", r.score == 1.0))) if r.state == SCORED else 0.0, 1.0)
+               for r in records]
     return {
         "quiz_acc_micro": ratio_stat(micro, n_boot, seed),
         "quiz_acc_macro": ratio_stat(_mean_rows(records, lambda r: r.score), n_boot, seed),
-        "perfect_image_rate": ratio_stat(_mean_rows(records, lambda r: float(r.score == 1.0)), n_boot, seed),
+        "perfect_image_rate": ratio_stat(perfect, n_boot, seed),
         "n_quizzes_scored": int(sum(n_quizzes(r) for r in records if r.state == SCORED)),
+        "n_quizzes_unscored": int(sum(r.details.get("n_unscored_quizzes", 0) for r in records if r.state == SCORED)
+                                  + sum(r.details.get("n_quizzes", 0) for r in records if r.state == UNSCORED)),
+        "n_perfect_unscored": sum(1 for r in records if r.state == SCORED and r.details.get("perfect", True) is None),
+        "read_by_rule": int(sum((r.details.get("read_by") or {}).get("rule", 0) for r in records)),
+        "read_by_grader": int(sum((r.details.get("read_by") or {}).get("grader", 0) for r in records)),
         "answer_calls": int(sum(r.details.get("answer_calls", 0) for r in records)),
         "grader_calls": int(sum(r.details.get("grader_calls", 0) for r in records)),
     }
@@ -151,19 +166,28 @@ def summarize(records: Iterable[ItemResult], metric: str, *, n_boot: int = DEFAU
 
 
 def pooled_upstream(quiz: list[ItemResult], rinv: list[ItemResult]) -> dict[str, Any]:
-    """Upstream's ``Acc_comb``/``Perf_comb`` (switch ``quiz_pooling="upstream"``): quiz rows and R_inv rows pooled
-    micro, over scored items only (upstream's denominators). Labelled upstream-compat."""
-    by_id: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    """Upstream's ``Acc_comb``/``Perf_comb`` formula: quiz rows and R_inv rows pooled micro, over scored items only
+    (upstream's denominators); an id is perfect when the mean of its pooled rows is exactly 1.
+
+    ``protocol`` is ``"upstream-compat"`` only when every record pooled was itself produced in upstream-compat mode
+    (upstream's quiz verification and R_inv verdict reading); pooled from default records it is ``"default"``: the
+    same formula over our own grading, not a number comparable to upstream's."""
+    by_id: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for r in quiz:
         if r.state == SCORED:
-            by_id[r.id].append((int(r.details["n_correct"]), int(r.details["n_quizzes"])))
+            by_id[r.id].append((float(r.details["n_correct"]),
+                                int(r.details.get("n_graded", r.details["n_quizzes"]))))
     for r in rinv:
         if r.state == SCORED:
             by_id[r.id].append((int(r.score), 1))
     correct = sum(c for rows in by_id.values() for c, _ in rows)
     total = sum(n for rows in by_id.values() for _, n in rows)
-    perfect = sum(all(c == n for c, n in rows) for rows in by_id.values())
+    perfect = sum(sum(n for _, n in rows) > 0 and sum(c for c, _ in rows) / sum(n for _, n in rows) == 1.0
+                  for rows in by_id.values())
+    pooled = [r for r in (*quiz, *rinv) if r.state == SCORED]
+    compat = bool(pooled) and all(r.protocol == COMPAT_PROTOCOL for r in pooled)
+    switches = sorted({s for r in pooled for s in r.switches}) if compat else []
     return {"pooled_acc": correct / total if total else None,
             "pooled_perfect_rate": perfect / len(by_id) if by_id else None,
-            "n_rows": total, "n_items": len(by_id), "protocol": "upstream-compat",
-            "switches": ["quiz_pooling=upstream", "missing=exclude"]}
+            "n_rows": total, "n_items": len(by_id), "protocol": COMPAT_PROTOCOL if compat else "default",
+            "switches": ["quiz_pooling=upstream", "missing=exclude", *switches]}

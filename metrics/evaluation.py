@@ -31,7 +31,12 @@ ALIASES = {"blind": "quiz_blind", "r_inv": "rinv", "ve": "rinv"}
 #: Results produced with any of them on are labelled ``protocol="upstream-compat"`` and keyed apart.
 COMPAT_SWITCHES = {"fidelity": ("default", ("upstream",)), "judge_parse": ("strict", ("fence_only",)),
                    "quiz_grader": ("rule", ("llm",)), "options": ("repaired", ("raw",)),
-                   "image_encoding": ("default", ("upstream",)), "corrupted": ("default", ("upstream",))}
+                   "image_encoding": ("default", ("upstream",)), "corrupted": ("default", ("upstream",)),
+                   "rinv_verdict": ("default", ("upstream",)), "decoding": ("default", ("upstream",))}
+#: switches passed through ``compat=`` (the others have their own arguments of :func:`evaluate_run`)
+COMPAT_EXTRA = ("options", "image_encoding", "corrupted", "rinv_verdict", "decoding")
+#: ``--compat upstream``: every switch on, the closest we get to upstream's numbers on the same replies
+ALL_UPSTREAM = {name: values[0] for name, (_, values) in COMPAT_SWITCHES.items()}
 #: metrics the OCR proxy can answer (it only reads multiple-choice quizzes)
 PROXY_METRICS = {"quiz", "quiz_blind", "fidelity"}
 
@@ -44,6 +49,8 @@ class RunImages:
     dataset: str | None
     images: dict[str, Path]
     failures: dict[str, str]
+    #: ``run.json``'s selection (``--limit``/``--ids``/``--image-types`` of ``generate``), or ``None``
+    selection: dict[str, Any] | None = None
 
     def image(self, item_id: str) -> Path | None:
         return self.images.get(item_id)
@@ -69,7 +76,7 @@ def open_run(run_dir: str | Path) -> RunImages:
         if item_id not in done:
             status = rec.get("status") or "failed"
             failures[str(item_id)] = f"generation {status}: {rec.get('error') or 'image absent'}"[:300]
-    return RunImages(root, run.info.get("dataset"), images, failures)
+    return RunImages(root, run.info.get("dataset"), images, failures, run.info.get("selection"))
 
 
 def load_problems(dataset: str, data_dir: str | None = None) -> list[dict[str, Any]]:
@@ -100,11 +107,26 @@ class EvalReport:
     dry_run: bool = False
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    #: cost of the calls made by Ray workers in this evaluation (from their records)
+    worker_cost_usd: float = 0.0
     #: ids with an image in the run that are not items of the dataset (not scored; usually a wrong --dataset)
     unknown_ids: list[str] = field(default_factory=list)
+    #: which items were evaluated: ``over`` (``selection``/``split``), ``n_items``, ``n_split``, ``dataset``,
+    #: ``partial`` (fewer items than the split: such a run is never ranked against full runs)
+    scope: dict[str, Any] = field(default_factory=dict)
+
+    def scope_text(self) -> str:
+        s = self.scope
+        if not s:
+            return ""
+        what = f"{s['n_items']:,} of {s['n_split']:,} {s.get('dataset') or ''} items".replace("  ", " ")
+        if s.get("partial"):
+            return (f"{what} (partial run: the run's selection; --over split scores the whole split with the rest "
+                    "as missing)")
+        return what
 
     def to_text(self) -> str:
-        lines = []
+        lines = [f"evaluated: {self.scope_text()}"] if self.scope else []
         if self.unknown_ids:
             shown = ", ".join(self.unknown_ids[:5]) + (" …" if len(self.unknown_ids) > 5 else "")
             lines.append(f"warning: {len(self.unknown_ids)} image(s) in the run match no item of the dataset and "
@@ -182,7 +204,9 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                  progress: bool = True, backend_options: dict[str, Any] | None = None,
                  fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
                  n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None,
-                 compat: dict[str, str] | None = None, graders: dict[str, Any] | None = None) -> EvalReport:
+                 compat: dict[str, str] | None = None, graders: dict[str, Any] | None = None,
+                 executor: str = "local", ray_options: Any = None,
+                 over: str = "selection") -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
@@ -209,11 +233,22 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             ``(model, processor, tokenizer)`` tuple).
         fid: with ``fidelity``, also compute FID/KID (Inception-v3 unless ``feature_extractor`` is given).
         feature_extractor: images -> N×D features for FID/KID.
+        over: ``"selection"`` (default): a run generated for a selection of the split (``--limit``, ``--ids``,
+            ``--image-types``, recorded in ``run.json``) is evaluated over those items only, and labelled partial;
+            ``"split"``: the whole split, items the run did not generate counting as missing.
         compat: further upstream-compatibility switches (PROTOCOL §7): ``options="raw"`` (quiz: stored, unrepaired
             options), ``image_encoding="upstream"`` (upstream's exact image bytes), ``corrupted="upstream"``
             (an undecodable image is "image not found", as upstream's loaders read it). Each result records its
             active switches.
+        executor: ``"local"`` (this process) or ``"ray"``: the items go to model-calling actors on a Ray cluster
+            (:mod:`scigenbench.metrics.ray_eval`; judge and graders must then be spec strings, ``concurrency``
+            becomes ``ray_options.in_flight`` requests per actor, and ``rpm`` stays one limit for the cluster).
+            Same ``scores/``, written by this process only.
+        ray_options: a :class:`~scigenbench.generators.executors.RayOptions` (or a dict of its fields).
     """
+    from scigenbench.generators.executors import check_executor
+
+    check_executor(executor)
     started = time.perf_counter()
     extra = validate_compat(compat)
     run = open_run(run_dir)
@@ -223,6 +258,12 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         if not dataset:
             raise ValueError(f"{run.root}/run.json names no dataset; pass --dataset mini|scigen|seephys")
         problems = load_problems(dataset, data_dir)
+        split_ids = {str(p["id"]) for p in problems}
+        problems, scope = _scope(problems, run, over, dataset)
+    else:
+        split_ids = {str(p["id"]) for p in problems}
+        scope = {"over": "problems", "n_items": len(problems), "n_split": len(problems), "dataset": dataset,
+                 "partial": False}
     if is_proxy(judge):
         unsupported = [m for m in metrics if m not in PROXY_METRICS]
         if unsupported:
@@ -231,6 +272,11 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1 (model requests in flight), got {concurrency}")
     options = dict(backend_options or {})
+    if executor == "ray":
+        from scigenbench.metrics.ray_eval import ray_backend_specs
+
+        ray_backend_specs(judge, grader, *(graders or {}).values())
+    remote_options = dict(options)  # the Ray workers build their own limits from these
     limits = CallLimits(concurrency, options.pop("rpm", None), bool(options.pop("adaptive", False)))
     options.pop("concurrency", None)
     options["limits"] = limits
@@ -245,17 +291,19 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             same = [m for m in grader_backends if specs.get(m) is spec or specs.get(m) == spec]
             grader_backends[metric] = grader_backends[same[0]] if same else _build(spec, options, dry_run)
     grader_backends["quiz_blind"] = grader_backends.get("quiz")
+    if quiz_grader == "llm" and any(m.startswith("quiz") for m in metrics) and specs.get("quiz") is None:
+        raise ValueError("quiz_grader=llm (upstream's verification call) needs a grader model: pass --grader or "
+                         "--quiz-grader SPEC")
     judge_id = model_id(judge_backend) if judge_backend is not None else judge
     grader_ids = {m: (model_id(b) if b is not None else specs.get(m if m != "quiz_blind" else "quiz"))
                   for m, b in grader_backends.items()}
-    report = EvalReport(Path(run_dir), metrics, dry_run=dry_run)
+    report = EvalReport(Path(run_dir), metrics, dry_run=dry_run, scope=scope)
     ids = [str(p["id"]) for p in problems]
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise ValueError(f"problem ids must be unique (each item is scored once per metric); duplicated: "
                          f"{', '.join(dupes[:5])}")
-    known = set(ids)
-    report.unknown_ids = sorted(i for i in run.images if i not in known)
+    report.unknown_ids = sorted(i for i in run.images if i not in split_ids)
     if "fidelity" in metrics and not dry_run:  # a missing extra is a setup error, not 330 unscored items
         require("skimage.metrics", extra="fidelity", purpose="PSNR/SSIM")
     eval_dir = run.root / RESULTS_DIR
@@ -270,10 +318,19 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         return report
     ctx = EvalContext(answerers={"default": judge_backend}, default="default",
                       graders=grader_backends, switches=settings)
-    _run_work(ctx, work, eval_dir, report, current, concurrency=concurrency, progress=progress)
+    if executor == "ray" and work:
+        from scigenbench.metrics.ray_eval import run_work_on_ray
+
+        specs_by_metric = {m: specs.get(m if m != "quiz_blind" else "quiz") for m in grader_backends}
+        run_work_on_ray(work, eval_dir, report, current, judge=judge, graders=specs_by_metric,
+                        backend_options=remote_options, switches=settings, ray_options=ray_options,
+                        progress=progress)
+    else:
+        _run_work(ctx, work, eval_dir, report, current, concurrency=concurrency, progress=progress)
     for metric in metrics:
         report.records[metric] = [current[metric][str(p["id"])] for p in problems]
         report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
+        report.summaries[metric]["scope"] = scope
     if "fidelity" in metrics and (clip_model is not None or fid or feature_extractor is not None):
         report.summaries["fidelity"].update(fidelity_set_metrics(
             problems, run, report.records["fidelity"], clip_model=clip_model, fid=fid or bool(feature_extractor),
@@ -281,9 +338,30 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     for backend in {id(b): b for b in (judge_backend, *grader_backends.values()) if b is not None}.values():
         stats = backend.stats() if hasattr(backend, "stats") else {}
         report.cost_usd += float(stats.get("cost_usd", 0.0) or 0.0)
+    if executor == "ray":  # the workers made the calls: their records carry the cost
+        report.cost_usd += report.worker_cost_usd
     _write_outputs(report, eval_dir, problems)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _scope(problems: list[dict[str, Any]], run: RunImages, over: str, dataset: str
+           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The problems to evaluate and the scope record: the run's selection (default) or the whole split."""
+    if over not in ("selection", "split"):
+        raise ValueError(f"over must be 'selection' or 'split', got {over!r}")
+    scope = {"over": over, "n_split": len(problems), "dataset": dataset, "partial": False}
+    selected = (run.selection or {}).get("ids")
+    if over == "selection" and selected:
+        wanted = set(map(str, selected))
+        chosen = [p for p in problems if str(p["id"]) in wanted]
+        if len(chosen) < len(problems):
+            unknown = len(wanted) - len(chosen)
+            scope.update(partial=True, criteria=(run.selection or {}).get("criteria"),
+                         **({"unknown_selected_ids": unknown} if unknown else {}))
+            problems = chosen
+    scope["n_items"] = len(problems)
+    return problems, scope
 
 
 def _plan_work(metrics: list[str], problems: list[dict[str, Any]], run: RunImages, file_shas: dict[str, str | None],
@@ -310,10 +388,9 @@ def _plan_work(metrics: list[str], problems: list[dict[str, Any]], run: RunImage
     return current, work
 
 
-def _run_work(ctx: EvalContext, work: list[ItemWork], eval_dir: Path, report: EvalReport,
-              current: dict[str, dict[str, ItemResult]], *, concurrency: int, progress: bool) -> None:
-    """Compute ``work`` on the metrics event loop, writing records in batches and filling ``current``."""
-    bar = _progress_bar(len(work), ",".join(report.metrics), progress)
+def record_callback(report: EvalReport, current: dict[str, dict[str, ItemResult]]
+                    ) -> Callable[[ItemTask, ItemResult], None]:
+    """What every executor does with a finished record: make it current and count its calls and tokens."""
 
     def on_record(task: ItemTask, record: ItemResult) -> None:
         current[task.metric][record.id] = record
@@ -321,6 +398,15 @@ def _run_work(ctx: EvalContext, work: list[ItemWork], eval_dir: Path, report: Ev
         for k in ("prompt_tokens", "completion_tokens"):
             report.tokens[k] = report.tokens.get(k, 0) + int(record.usage.get(k, 0) or 0)
 
+    return on_record
+
+
+def _run_work(ctx: EvalContext, work: list[ItemWork], eval_dir: Path, report: EvalReport,
+              current: dict[str, dict[str, ItemResult]], *, concurrency: int, progress: bool) -> None:
+    """Compute ``work`` on the metrics event loop, writing records in batches and filling ``current``."""
+    bar = _progress_bar(len(work), ",".join(report.metrics), progress)
+
+    on_record = record_callback(report, current)
     # enough open items that the request limit stays full while some items wait on a grader or the disk
     in_flight = max(4, concurrency + concurrency // 2)
     with RecordWriter(eval_dir) as writer:
@@ -374,7 +460,7 @@ def _build(spec: Any, options: dict[str, Any], dry_run: bool) -> Any:
 
 def validate_compat(compat: dict[str, str] | None) -> dict[str, str]:
     """Check the ``options``/``image_encoding``/``corrupted`` switches; returns them with defaults filled in."""
-    out = {name: COMPAT_SWITCHES[name][0] for name in ("options", "image_encoding", "corrupted")}
+    out = {name: COMPAT_SWITCHES[name][0] for name in COMPAT_EXTRA}
     for name, value in (compat or {}).items():
         if name not in out or (value != COMPAT_SWITCHES[name][0] and value not in COMPAT_SWITCHES[name][1]):
             choices = ", ".join(f"{n}={v}" for n in out for v in COMPAT_SWITCHES[n][1])
@@ -385,18 +471,20 @@ def validate_compat(compat: dict[str, str] | None) -> dict[str, str]:
 
 
 def _switches(metric: str, fidelity_mode: str, judge_parse: str, quiz_grader: str, options: str = "repaired",
-              image_encoding: str = "default", corrupted: str = "default") -> str:
+              image_encoding: str = "default", corrupted: str = "default", rinv_verdict: str = "default",
+              decoding: str = "default") -> str:
     """Active compatibility switches of ``metric`` (part of the result key, so modes never mix)."""
     from scigenbench.metrics.judge import judge_switches
     from scigenbench.metrics.quiz import quiz_switches
+    from scigenbench.metrics.rinv import rinv_switches
 
-    encoding = ["image_encoding=upstream"] if image_encoding == "upstream" else []
-    broken = ["corrupted=upstream"] if corrupted == "upstream" else []
-    active = {"judge": judge_switches(judge_parse=judge_parse, image_encoding=image_encoding, corrupted=corrupted),
+    active = {"judge": judge_switches(judge_parse=judge_parse, image_encoding=image_encoding, corrupted=corrupted,
+                                      decoding=decoding),
               "quiz": quiz_switches(quiz_grader=quiz_grader, options=options, image_encoding=image_encoding,
-                                    corrupted=corrupted),
-              "quiz_blind": quiz_switches(quiz_grader=quiz_grader, options=options, blind=True),
-              "rinv": encoding + broken,
+                                    corrupted=corrupted, decoding=decoding),
+              "quiz_blind": quiz_switches(quiz_grader=quiz_grader, options=options, blind=True, decoding=decoding),
+              "rinv": rinv_switches(image_encoding=image_encoding, corrupted=corrupted, rinv_verdict=rinv_verdict,
+                                    decoding=decoding),
               "fidelity": [f"fidelity={fidelity_mode}"] if fidelity_mode != "default" else []}
     return ",".join(active.get(metric, []))
 
@@ -409,16 +497,20 @@ def _key_for(metric: str, item_id: str, judge_id: str | None, grader_id: str | N
     version = prompt_version(metric)
     # the grader's template decides scores too: a reworded grader prompt must not reuse old verdicts
     if metric == "rinv":
-        version += "+" + prompt_version("rinv_grader")
+        version += "+" + prompt_version("rinv_grader_upstream" if "rinv_verdict=upstream" in switches
+                                        else "rinv_grader")
     elif metric in ("quiz", "quiz_blind") and grader_id:
-        version += "+" + prompt_version("letter_grader")
+        version += "+" + prompt_version("quiz_verifier" if "quiz_grader=llm" in switches else "letter_grader")
     return result_key(item_id, metric, judge_id, grader, version,
                       None if metric == "quiz_blind" else file_sha, switches)
 
 
 def _is_final(row: dict[str, Any]) -> bool:
-    """Rows that a re-run keeps: scored, not applicable, and missing (the key says the image is still absent)."""
-    return row.get("state") in (SCORED, NOT_APPLICABLE, MISSING)
+    """Rows that a re-run keeps: scored (with no quiz left unscored), not applicable, and missing (the key says the
+    image is still absent)."""
+    if row.get("state") == SCORED:
+        return not (row.get("details") or {}).get("n_unscored_quizzes")
+    return row.get("state") in (NOT_APPLICABLE, MISSING)
 
 
 def _progress_bar(total: int, metric: str, enabled: bool):
@@ -482,7 +574,8 @@ def _write_outputs(report: EvalReport, eval_dir: Path, problems: list[dict[str, 
         # the pooled number of an earlier quiz+rinv evaluation no longer matches the re-evaluated metric
         previous.get("metrics", {}).pop("pooled_upstream", None)
     previous.setdefault("metrics", {}).update(report.summaries)
-    previous.update(run_dir=str(report.run_dir), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    previous.update(run_dir=str(report.run_dir), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    scope=report.scope)
     tmp = summary_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(previous, indent=1, default=str))
     tmp.replace(summary_path)

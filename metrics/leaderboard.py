@@ -67,10 +67,24 @@ def compat_switches(run: dict[str, Any]) -> list[str]:
     return sorted(found - {"upstream-compat"}) or (["upstream-compat"] if found else [])
 
 
+def partial_scope(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The evaluated scope of a partial run (a selection of the split, PROTOCOL §4), or ``None`` for a full run."""
+    for s in run["metrics"].values():
+        scope = s.get("scope") if isinstance(s, dict) else None
+        if scope and scope.get("partial"):
+            return scope
+    return None
+
+
 def run_label(run: dict[str, Any]) -> str:
-    """The run's name, marked when any compatibility switch was on, so such rows never pass for default ones."""
+    """The run's name, marked when any compatibility switch was on, so such rows never pass for default ones, and
+    when it was evaluated on a selection of the split (a partial run)."""
     switches = compat_switches(run)
-    return f"{run['name']} [upstream-compat: {', '.join(switches)}]" if switches else run["name"]
+    label = f"{run['name']} [upstream-compat: {', '.join(switches)}]" if switches else run["name"]
+    scope = partial_scope(run)
+    if scope:
+        label += f" [partial: {scope['n_items']:,} of {scope['n_split']:,} {scope.get('dataset') or ''} items]"
+    return label
 
 
 def run_row(run: dict[str, Any], which: str = "strict") -> dict[str, Any]:
@@ -265,6 +279,9 @@ def build_leaderboard(run_dirs: list[str | Path], out_dir: str | Path, *, includ
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = [load_run(d) for d in run_dirs]
+    # ranking rule: a partial run (a selection of the split) is never ranked against full runs: own table
+    partial_runs = [r for r in runs if partial_scope(r)]
+    runs = [r for r in runs if not partial_scope(r)]
     rows = [run_row(r) for r in runs]
     published = published_rows() if include_published else []
     to_csv(out_dir / "overall_lenient.csv", [run_row(r, "lenient") for r in runs], OVERALL_COLUMNS)
@@ -276,6 +293,10 @@ def build_leaderboard(run_dirs: list[str | Path], out_dir: str | Path, *, includ
                 "`[PROXY]` were answered by the OCR proxy, not a model: they are not judge numbers.", ""]
     parts = {"overall": ["## Overall", "", _write_table(out_dir, "overall", rows + published, OVERALL_COLUMNS,
                                                          f"{title}: overall"), ""]}
+    if partial_runs:
+        parts["overall"] += ["## Partial runs (evaluated on a selection of the split; not ranked with full runs)", "",
+                             _write_table(out_dir, "partial", [run_row(r) for r in partial_runs], OVERALL_COLUMNS,
+                                          f"{title}: partial runs"), ""]
     breakdown_cols = ["run", "group", "metric", "strict", "lenient", "n_scored", "n_items", "proxy"]
     for key, label in (("by_domain", "Per domain"), ("by_image_type", "Per image type")):
         brows = breakdown_rows(runs, key)

@@ -77,6 +77,18 @@ def _flat(summary: dict[str, Any], stats: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def _score_all(make: Any, n: int) -> list[ItemResult]:
+    """``make(i)`` for every item, in order, on the metrics event loop (an item's quizzes run concurrently; the
+    items one after another, so a scripted backend answers them in order). For throughput over a whole run use
+    :func:`scigenbench.metrics.evaluate_run`, whose ``concurrency`` is requests in flight."""
+    from scigenbench.metrics import _calls
+
+    async def run() -> list[ItemResult]:
+        return [await make(i) for i in range(n)]
+
+    return _calls.run_sync(run())
+
+
 def _finish(out: dict[str, Any], records: list[ItemResult], return_records: bool) -> dict[str, Any]:
     if return_records:
         out["records"] = [r.to_dict() for r in records]
@@ -86,14 +98,14 @@ def _finish(out: dict[str, Any], records: list[ItemResult], return_records: bool
 def compute_judge(images: Sequence[Any], questions: Sequence[str], *, judge: Any, judge_options: dict | None,
                   ids=None, domains=None, image_types=None, n_boot: int = 0, return_records: bool = False
                   ) -> dict[str, Any]:
-    from scigenbench.metrics.judge import judge_item
+    from scigenbench.metrics.judge import ajudge_item
     from scigenbench.metrics.parsing import JUDGE_DIMENSIONS
 
     if len(images) != len(questions):
         raise ValueError(f"got {len(images)} images but {len(questions)} questions")
     backend = _backend(judge, judge_options, "judge")
     rows = _rows(len(images), ids, domains, image_types)
-    records = [judge_item({**row, "question": q}, img, backend) for row, img, q in zip(rows, images, questions)]
+    records = _score_all(lambda i: ajudge_item({**rows[i], "question": questions[i]}, images[i], backend), len(rows))
     summary = aggregate.summarize(records, "judge", n_boot=n_boot, breakdowns=False)
     out = _flat(summary, {"overall": "overall", **{d: d for d in JUDGE_DIMENSIONS}})
     out.update(judge_model=(summary["judge_models"] or [None])[0], prompt_version=summary["prompt_versions"])
@@ -104,15 +116,17 @@ def compute_quiz(images: Sequence[Any], quizzes: Sequence[list[dict[str, Any]]],
                  judge_options: dict | None, grader: Any = None, grader_options: dict | None = None,
                  blind: bool = False, ids=None, domains=None, image_types=None, n_boot: int = 0,
                  return_records: bool = False) -> dict[str, Any]:
-    from scigenbench.metrics.quiz import guessing_baseline, quiz_item
+    from scigenbench.metrics.quiz import aquiz_item, guessing_baseline
 
     if len(images) != len(quizzes):
         raise ValueError(f"got {len(images)} images but {len(quizzes)} quiz lists")
     answerer = _backend(judge, judge_options, "judge")
     grader_backend = _backend(grader, grader_options, "grader") if grader is not None else None
     rows = _rows(len(images), ids, domains, image_types)
-    problems = [{**row, "quizzes": [_quiz(q) for q in qs]} for row, qs in zip(rows, quizzes)]
-    records = [quiz_item(p, img, answerer, grader=grader_backend, blind=blind) for p, img in zip(problems, images)]
+    problems = [{**row, "quizzes": [_quiz(q) for q in (json.loads(qs) if isinstance(qs, str) else qs or [])]}
+                for row, qs in zip(rows, quizzes)]
+    records = _score_all(lambda i: aquiz_item(problems[i], images[i], answerer, grader=grader_backend, blind=blind),
+                         len(problems))
     summary = aggregate.summarize(records, "quiz_blind" if blind else "quiz", n_boot=n_boot, breakdowns=False)
     out = _flat(summary, {"quiz_acc_micro": "quiz_acc_micro", "quiz_acc_macro": "quiz_acc_macro",
                           "perfect_image_rate": "perfect_image_rate"})
@@ -123,25 +137,32 @@ def compute_quiz(images: Sequence[Any], quizzes: Sequence[list[dict[str, Any]]],
     return _finish(out, records, return_records)
 
 
-def _quiz(q: dict[str, Any]) -> dict[str, Any]:
+def _quiz(q: dict[str, Any] | str) -> dict[str, Any]:
+    """A quiz in the metric's form from what a user, ``load_scigenbench``, an export or the Hub dataset gives:
+    extra keys ignored, options as a dict (or its JSON text) with absent letters missing or ``None``, validation's
+    ``scorable``/``defects`` kept when present."""
+    q = json.loads(q) if isinstance(q, str) else q
     options = q.get("options") or {}
     options = json.loads(options) if isinstance(options, str) else dict(options)
+    defects = q.get("defects") or []
     return {"question": q["question"], "options": {k: options.get(k) for k in "ABCDE"},
-            "correct_option": q["correct_option"], "scorable": q.get("scorable", True), "defects": []}
+            "correct_option": q["correct_option"], "scorable": q.get("scorable") is not False,
+            "defects": list(defects) if isinstance(defects, (list, tuple)) else []}
 
 
 def compute_rinv(images: Sequence[Any], questions: Sequence[str], answers: Sequence[str], *, judge: Any,
                  judge_options: dict | None, grader: Any = None, grader_options: dict | None = None, ids=None,
                  domains=None, image_types=None, n_boot: int = 0, return_records: bool = False) -> dict[str, Any]:
-    from scigenbench.metrics.rinv import rinv_item
+    from scigenbench.metrics.rinv import arinv_item
 
     if not len(images) == len(questions) == len(answers):
         raise ValueError(f"got {len(images)} images, {len(questions)} questions and {len(answers)} answers")
     answerer = _backend(judge, judge_options, "judge")
     grader_backend = _backend(grader, grader_options, "grader") if grader is not None else None
     rows = _rows(len(images), ids, domains, image_types)
-    records = [rinv_item({**row, "question": q, "multimodal_question": q or None, "answer": a}, img, answerer,
-                         grader=grader_backend) for row, img, q, a in zip(rows, images, questions, answers)]
+    problems = [{**row, "question": q, "multimodal_question": q or None, "answer": a}
+                for row, q, a in zip(rows, questions, answers)]
+    records = _score_all(lambda i: arinv_item(problems[i], images[i], answerer, grader=grader_backend), len(rows))
     summary = aggregate.summarize(records, "rinv", n_boot=n_boot, breakdowns=False)
     out = _flat(summary, {"rinv_acc": "rinv_acc"})
     out.update(by_method=summary["by_method"], judge_model=(summary["judge_models"] or [None])[0])

@@ -2,11 +2,11 @@
 
 It is a chat backend (same ``chat``/``achat`` interface as a real VLM), so the quiz metric runs unchanged with
 ``--judge ocr``. It needs no model and no network: the offline demo, the tests and a free pre-filter use it.
-Numbers it produces are a **proxy** (model id ``ocr-proxy:tesseract-v1``) and are never reported as judge numbers.
+Numbers it produces are a **proxy** (model id ``ocr-proxy:tesseract-v2``) and are never reported as judge numbers.
 
 How it answers: OCR the image (cached per image hash) and pick the option whose text is found in the OCR text
 (exact substring after folding case, whitespace and look-alike characters, else the best fuzzy window match). It
-replies ``"Answer: X"``; when nothing matches, or the best options tie, it replies without a letter, which the
+replies ``"Answer: X"``; when nothing matches, or the best options tie, it abstains (``"Answer: NONE"``), which the
 quiz metric scores as 0 (the answerer's own failure). Prompts that are not multiple choice (the judge rubric,
 R_inv) raise a :class:`PermanentError`: the proxy only answers quizzes.
 """
@@ -26,7 +26,7 @@ from scigenbench.generators.backends.base import ChatBackend, ChatResult, Perman
 
 #: the answerer's identity in results and in the response-cache key: bump the version whenever how it reads or
 #: matches changes, so cached answers of an older proxy are never reused
-PROXY_MODEL = "tesseract-v1"
+PROXY_MODEL = "tesseract-v2"
 _OPTION_LINE = re.compile(r"^\s*([A-E])\s*[:.)]\s*(.+?)\s*$")
 
 
@@ -143,7 +143,7 @@ class OCRProxyBackend(ChatBackend):
         with self._lock:
             self._calls += 1
         reply = (f"OCR match scores {scores}.\nAnswer: {letter}" if letter
-                 else "The text in the image does not single out one option.")
+                 else "The text in the image does not single out one option.\nAnswer: NONE")
         sha = hashlib.sha256(images[0]).hexdigest() if images else None
         return ChatResult(text=reply, model=self.model, backend=self.name, usage=Usage(),
                           latency_s=time.perf_counter() - start,

@@ -35,8 +35,12 @@ def strip_reasoning(text: str | None) -> str:
 
 @dataclass
 class JudgeParse:
-    scores: dict[str, int] | None
+    """A judge verdict (``scores``) or why there is none. ``final``: no re-ask can help (upstream-compat: a row
+    whose values are null or non-numeric is written and dropped from the means, not retried)."""
+
+    scores: dict[str, float] | None
     reason: str | None = None
+    final: bool = False
 
 
 def _json_objects(text: str) -> list[tuple[int, Any]]:
@@ -94,36 +98,73 @@ def _validate_judge(obj: dict[str, Any]) -> JudgeParse:
     return JudgeParse(scores)
 
 
+_UPSTREAM_FENCE = re.compile(r"```json\s*(.*?)```", re.S | re.I)
+
+
 def parse_judge_fence_only(text: str | None) -> JudgeParse:
-    """Upstream-compatible parse (switch ``judge_parse="fence_only"``, lossy): the FIRST fenced json block,
-    a missing key counts 0, no range check. Unparsable still gives unscored (upstream retried forever)."""
-    match = _FENCE.search(text or "")
+    """Upstream's judge parse (switch ``judge_parse="fence_only"``), as ``llm_as_judge.py`` and pandas do it.
+
+    The FIRST ```` ```json ```` fence (tag in any case; untagged fences and other languages are skipped; the block
+    ends at the next ```` ``` ````) is parsed with ``json.loads``. No such block, invalid JSON, an empty or falsy
+    value (``{}``, ``[]``) or a non-object makes upstream ask again (here: a bounded re-ask, then unscored). Each key
+    is read with ``.get(key, 0)`` (a missing key is 0) and kept as it is: floats stay floats, out-of-range values
+    stay. The row then goes through a CSV and ``pd.to_numeric(errors="coerce")``: a null or non-numeric value
+    makes it NaN and ``dropna`` drops the whole row from the means (here: unscored, ``final``, no re-ask).
+
+    >>> parse_judge_fence_only('```JSON\\n{"Correctness_Fidelity": 1.5}\\n```').scores["Correctness_Fidelity"]
+    1.5
+    >>> parse_judge_fence_only('```json\\n{}\\n```').reason
+    'empty JSON value {}: upstream asks again'
+    """
+    match = _UPSTREAM_FENCE.search(text or "")
     if not match:
-        return JudgeParse(None, "no fenced json block (fence_only parse)")
+        return JudgeParse(None, "no ```json fenced block: upstream asks again")
     try:
-        obj = json.loads(match.group(1))
+        obj = json.loads(match.group(1).strip())
     except ValueError as exc:
-        return JudgeParse(None, f"fenced block is not JSON: {exc}")
+        return JudgeParse(None, f"fenced block is not JSON ({exc}): upstream asks again")
+    if not obj:
+        return JudgeParse(None, f"empty JSON value {json.dumps(obj)}: upstream asks again")
     if not isinstance(obj, dict):
-        return JudgeParse(None, "fenced block is not a JSON object")
-    scores = {}
+        return JudgeParse(None, "fenced JSON is not an object: upstream's .get fails and it asks again")
+    scores: dict[str, float] = {}
     for key in JUDGE_DIMENSIONS:
-        try:
-            scores[key] = int(obj.get(key, 0))
-        except (TypeError, ValueError):
-            scores[key] = 0
+        value = _pandas_number(obj.get(key, 0))
+        if value is None:
+            return JudgeParse(None, f"{key}={obj.get(key)!r} is null or not a number: upstream's dropna drops the row",
+                              final=True)
+        scores[key] = value
     return JudgeParse(scores)
+
+
+def _pandas_number(value: Any) -> float | None:
+    """What ``pd.to_numeric(errors="coerce")`` makes of a JSON value written to and read back from a CSV cell:
+    numbers and numeric strings are floats; null, booleans, words, lists and objects are NaN (``None``)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return None if value != value else float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return None if number != number else number
+    return None
 
 
 # --- quiz letters -------------------------------------------------------------------------------------------
 
 @dataclass
 class LetterParse:
-    """Result of reading an option letter from a free-form answer.
+    """Result of reading the chosen option from a free-form quiz reply by rule.
 
-    ``status`` is ``"answer_line"`` (a final ``Answer: X``), ``"single"`` (one distinct offered letter),
-    ``"option_text"`` (the reply is one option's text), ``"ambiguous"`` (several distinct letters, no answer line;
-    ``letter`` holds the last one) or ``"none"`` (no offered letter).
+    ``status`` says how: decided readings are ``"single"`` (the reply is one letter: ``B``, ``(b)``, ``**C**``,
+    ``Option D.``), ``"option_text"`` (the reply is exactly one option's text, or its label and text), ``"answer_line"``
+    (the last line states the answer: ``Answer: X``, ``the answer is (X)``, ``\\boxed{X}``, …), ``"answer_phrase"``
+    (such statements elsewhere, all naming the same letter) and ``"abstain"`` (``Answer: NONE``: the model chose no
+    option). Undecided: ``"ambiguous"`` (letters or statements that disagree, or a letter mentioned without a
+    standard statement) and ``"none"`` (no offered letter at all). ``letter`` is set only when decided.
     """
 
     letter: str | None
@@ -131,80 +172,143 @@ class LetterParse:
 
     @property
     def decided(self) -> bool:
-        return self.status in {"answer_line", "single", "option_text"}
+        return self.status in DECIDED
 
 
-# "Answer: c" / "answer is (c)" / "The answer is C.". After a colon or in brackets any case is accepted; else only a
-# capital letter, so "cannot answer a question" or "the answer is a 3 cm shift" never read as option A.
-_ANSWER_LINE = re.compile(
-    r"\banswer\s*(?:is\s*)?(?:[:：]\s*[\*\s]*[\(\[]?\s*([A-Ea-e])|[\*\s]*[\(\[]\s*([A-Ea-e])\s*[\)\]]"
-    r"|[\*\s]*((?-i:[A-E])))"
-    r"\s*[\)\]]?[\*\s]*(?=[.:)\-,;]|$|\s)",
-    re.I | re.M)
-_BARE_LETTER = re.compile(r"[\s*_`(\[]*(?:option\s+)?([A-Ea-e])[\s*_`)\].:]*", re.I)
+DECIDED = frozenset({"single", "option_text", "answer_line", "answer_phrase", "abstain"})
+
+# an answer label: "Answer:", "Final answer -", "Correct option:", and the same in a few other languages
+_LABEL = (r"(?:(?:final|correct|best)\s+)?(?:answer|option|choice)|respuesta|réponse|reponse|antwort|risposta|resposta"
+          r"|ответ|答案|正确答案|最终答案|答|回答|解答|정답")
+# after the letter: the end, or punctuation that cannot continue a word ("B because" and "C is 5 μF" are not read)
+_AFTER = r"(?=\s*(?:$|[.,;:!?)\]」】]|\s[-–—]\s))"
+_EM = r"(?:\*\*|__|`)?"
+# "Answer: B", "**Final answer:** (c)", "答案：C", "Answer: Option D." (a label, a colon or dash, a letter)
+_LABEL_STATEMENT = re.compile(
+    rf"(?:^|[^\w])(?:{_LABEL})\s*{_EM}\s*(?:is\s*)?[:：\-–—]\s*{_EM}\s*(?:option\s+)?"
+    rf"(?:[(\[]\s*(?P<x>[A-Ea-e])\s*[)\]]|(?P<y>[A-Ea-e]){_EM}{_AFTER})", re.I | re.M)
+# "the answer is (b)", "The correct option is C.", "the answer is option D"
+_PHRASE_STATEMENT = re.compile(
+    r"\b(?:the\s+)?(?:(?:final|correct|right|best)\s+)?(?:answer|option|choice)\s+(?:is|would\s+be|=)\s*:?\s*"
+    rf"{_EM}(?:option\s+)?(?:[(\[]\s*(?P<x>[A-Ea-e])\s*[)\]]|(?P<y>(?-i:[A-E])){_EM}{_AFTER})", re.I | re.M)
+# \boxed{B}, \boxed{\text{B}}, \boxed{(B)}
+_BOXED = re.compile(r"\\boxed\s*\{\s*(?:\\text(?:bf)?\s*\{\s*)?\(?(?P<x>[A-Ea-e])\)?\s*\}?\s*\}")
+# a statement inside a condition or a negation is not the answer: "if the answer is A, ...", "not the answer is"
+_HYPOTHETICAL = re.compile(r"\b(?:if|whether|suppose|supposing|assume|assuming|unless|were|not|isn't|wasn't)\b[^.;\n]*$",
+                           re.I)
+_ABSTAIN = re.compile(rf"^(?:\*\*|__)?(?:{_LABEL})\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?\s*none\b[^\n]*$", re.I)
+# the whole reply is one letter: "c", "(C)", "**B**", "Option d.", "Answer: B"
+_BARE_LETTER = re.compile(r"[\s*_`(\[#]*(?:(?:option|answer|choice)\s*:?[\s*_`]*)?[(\[]?([A-Ea-e])[\s*_`)\].:]*", re.I)
+# "B) 2 kg", "(B) 2 kg", "B: 2 kg", "B. 2 kg": a label and an option's text
+_LABELLED = re.compile(r"[\s*_`]*[(\[]?([A-E])\s*[)\].:]\s*(.+?)[\s*_`]*", re.S)
+_MENTION = re.compile(r"(?<![A-Za-z0-9_'’])([A-E])(?![A-Za-z0-9_'’])")
+_THINK_OPEN = re.compile(r"<(think|thinking|reasoning)>", re.I)
+_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.I)
 
 
-_AFTER_OPTION_LETTER = {"or", "and", "is", "was", "seems", "looks", "appears", "fits", "matches", "because",
-                        "since", "but", "nor", "vs", "versus", "would", "could", "should", "must", "best", "only"}
+def _answer_text(text: str | None) -> str:
+    """The part of a reply that can hold the answer: closed reasoning blocks removed, everything before a lone
+    closing tag dropped (templates that print only ``</think>``), and an unclosed trailing block cut off."""
+    text = strip_reasoning(text)
+    closes = list(_THINK_CLOSE.finditer(text))
+    if closes:
+        text = text[closes[-1].end():]
+    opened = _THINK_OPEN.search(text)
+    if opened:
+        text = text[:opened.start()]
+    return text.strip()
 
 
-def _standalone_letters(text: str, offered: list[str]) -> list[str]:
-    """Capital offered letters that stand alone (not part of a word, not the article "A word", not "I ...")."""
-    letters = []
-    pattern = re.compile(r"(?<![A-Za-z0-9_'’])([A-E])(?![A-Za-z0-9_'’])")
-    for match in pattern.finditer(text):
-        letter = match.group(1)
-        # "A ball rolls": the article, not an option ("A or C", "A is right" still count)
-        following = re.match(r" ([a-z]+)", text[match.end():match.end() + 20])
-        if letter == "A" and following and following.group(1) not in _AFTER_OPTION_LETTER:
-            continue
-        if letter in offered:
-            letters.append(letter)
-    return letters
+def _same_text(a: str, b: str) -> bool:
+    """Option text equality: exact and case-sensitive ("AaBb" is not "AABb"), modulo surrounding markdown,
+    a final full stop and runs of whitespace."""
+    def norm(t: str) -> str:
+        t = re.sub(r"\s+", " ", t.strip().strip("*_`").strip())
+        return t[:-1].rstrip() if t.endswith(".") and not t.endswith("..") else t
+    return norm(a) == norm(b)
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"[\s.*`$]+", " ", text).strip().lower()
+def _option_by_text(text: str, offered: list[str], options: dict[str, Any] | None) -> list[str]:
+    if not options:
+        return []
+    return [k for k in offered if options.get(k) is not None and _same_text(str(options[k]), text)]
+
+
+def _statements(line: str, offered: list[str], options: dict[str, Any] | None, *, last: bool) -> list[str]:
+    """Letters named by standard answer statements in ``line`` (in order); "Answer: <an option's exact text>"
+    names that option. On the last line any statement counts; elsewhere only a line that starts with an answer
+    label, or a ``\\boxed{}`` (a "the answer is X" inside reasoning may be a hypothesis)."""
+    found: list[tuple[int, str]] = []
+    patterns = (_LABEL_STATEMENT, _PHRASE_STATEMENT, _BOXED) if last else (_LABEL_STATEMENT, _BOXED)
+    for pattern in patterns:
+        for m in pattern.finditer(line):
+            label_at = m.start() + (0 if m.group(0)[:1].isalnum() else 1)
+            if pattern is _LABEL_STATEMENT and not last and line[:label_at].strip(" \t*_#>-`"):
+                continue  # a label in the middle of a reasoning line
+            if _HYPOTHETICAL.search(line[:m.start()]):
+                continue
+            letter = (m.group("x") or m.groupdict().get("y") or "").upper()
+            found.append((m.start(), letter))
+    labelled = re.match(rf"^[\s*_#]*(?:{_LABEL})\s*(?:\*\*|__)?\s*[:：]\s*(.+)$", line.strip(), re.I)
+    if labelled and not found:
+        by_text = _option_by_text(labelled.group(1), offered, options)
+        found += [(labelled.start(1), k) for k in by_text[:1]] if len(by_text) == 1 else []
+    return [letter for _, letter in sorted(found)]
 
 
 def extract_letter(text: str | None, offered: list[str], options: dict[str, str | None] | None = None
                    ) -> LetterParse:
-    """Read the chosen option from a quiz reply by rule (PROTOCOL §4 "Quiz grading").
+    """Read the chosen option from a quiz reply by rule, deciding only when the choice is unambiguous.
 
-    Order: the last ``Answer: X`` line naming an offered letter; else the reply is exactly one option's text;
-    else the standalone offered letters (one distinct letter → decided, several → ambiguous).
+    In order: a reply that is one letter; a reply that is exactly one option's text (case-sensitive), or its
+    label and text; the last line's answer statement (``Answer: X``, ``the answer is (X)``, ``\\boxed{X}``,
+    ``Respuesta: X``, …; several letters there are ambiguous); answer statements elsewhere when they all name one
+    letter; an explicit ``Answer: NONE``. Anything else — a letter merely mentioned, statements that disagree,
+    reasoning with no final statement — is *ambiguous* (a grader model, or without one the quiz is unscored).
+    Reasoning inside ``<think>`` blocks is ignored. Letters not offered never count.
 
     >>> extract_letter("The arrow points left.\\nAnswer: C", ["A", "B", "C", "D"]).letter
     'C'
-    >>> extract_letter("Either B or D, hard to say", ["A", "B", "C", "D"]).status
+    >>> extract_letter("Option B is correct, because D and A contradict the figure", ["A", "B", "C", "D"]).status
     'ambiguous'
-    >>> extract_letter("I cannot see the figure.", ["A", "B", "C", "D"]).status
+    >>> extract_letter("AABb", ["A", "B"], {"A": "AaBb", "B": "aaBb"}).status
     'none'
     """
-    text = strip_reasoning(text).strip()
+    text = _answer_text(text)
     if not text:
         return LetterParse(None, "none")
-    bare = _BARE_LETTER.fullmatch(text)  # the whole reply is one letter: "c", "(C)", "**B**", "Option d."
+    bare = _BARE_LETTER.fullmatch(text)
+    by_text = _option_by_text(text, offered, options)
     if bare and bare.group(1).upper() in offered:
+        if by_text and by_text != [bare.group(1).upper()]:  # "a" is letter A, and also option C's text "a"
+            return LetterParse(None, "ambiguous")
         return LetterParse(bare.group(1).upper(), "single")
+    if len(by_text) == 1:
+        return LetterParse(by_text[0], "option_text")
+    labelled = _LABELLED.fullmatch(text) if "\n" not in text else None
+    if labelled and labelled.group(1) in offered and options:
+        named = _option_by_text(labelled.group(2), offered, options)
+        if named == [labelled.group(1)]:
+            return LetterParse(named[0], "option_text")
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    for line in reversed(lines):
-        matches = [next(g for g in m.groups() if g).upper() for m in _ANSWER_LINE.finditer(line)]
-        matches = [m for m in matches if m in offered]
-        if matches:
-            return LetterParse(matches[-1], "answer_line")
-    if options:
-        reply = _normalise(text)
-        for letter in offered:
-            value = options.get(letter)
-            if value and _normalise(str(value)) == reply:
-                return LetterParse(letter, "option_text")
-    letters = _standalone_letters(text, offered)
-    if not letters:
-        return LetterParse(None, "none")
-    if len(set(letters)) == 1:
-        return LetterParse(letters[-1], "single")
-    return LetterParse(letters[-1], "ambiguous")
+    last = _statements(lines[-1], offered, options, last=True)
+    if last:
+        valid = {x for x in last if x in offered}
+        if len(set(last)) == 1 and valid:
+            return LetterParse(last[0], "answer_line")
+        return LetterParse(None, "ambiguous")
+    if _ABSTAIN.match(lines[-1].strip()):
+        return LetterParse(None, "abstain")
+    named = [x for line in lines[:-1] for x in _statements(line, offered, options, last=False)]
+    if named:
+        if len(set(named)) == 1 and named[0] in offered:
+            return LetterParse(named[0], "answer_phrase")
+        return LetterParse(None, "ambiguous")
+    if any(m.group(1) in offered for m in _MENTION.finditer(text)) or any(
+            options and options.get(k) and str(options[k]).strip() and str(options[k]).strip() in text
+            for k in offered):
+        return LetterParse(None, "ambiguous")
+    return LetterParse(None, "none")
 
 
 def parse_grader_letter(text: str | None, offered: list[str]) -> tuple[str | None, str | None]:
@@ -236,12 +340,50 @@ def parse_verdict(text: str | None) -> tuple[str | None, str | None]:
     ('CORRECT', None)
     >>> parse_verdict("It is correct.")[0] is None
     True
+    >>> parse_verdict("INCORRECT")
+    ('INCORRECT', None)
     """
     lines = [ln.strip() for ln in strip_reasoning(text).splitlines() if ln.strip()]
     if not lines:
         return None, "empty grader reply"
     last = lines[-1].replace("*", "").replace("`", "").strip()
+    alone = re.fullmatch(r"[\s\"'(\[]*(CORRECT|INCORRECT|INVALID)[\s\"')\].!]*", " ".join(lines).replace("*", ""), re.I)
+    if alone:  # the whole reply is one verdict word: that is the verdict
+        return alone.group(1).upper(), None
     match = re.fullmatch(r"(?:final\s+)?verdict\s*[:：]\s*(CORRECT|INCORRECT|INVALID)\s*\.?", last, re.I)
     if not match:
         return None, f"grader's last line is not 'Verdict: CORRECT|INCORRECT|INVALID': {lines[-1][:120]!r}"
     return match.group(1).upper(), None
+
+
+def upstream_judgment(text: str | None) -> str:
+    """Upstream's ``process_judgment`` (``src/eval/prompts.py``), defects included, in our own code: the last
+    ``boxed{A-C}``; else the reply itself if it is exactly ``A``, ``B`` or ``C``; else, in the text after the last
+    ``"Final Judgment:"``, the last ``(X`` and failing that the last bare ``A``-``C`` character anywhere — which
+    reads a bare ``REFUSAL`` as ``A`` (its last A-C letter) and ``CORRECT``/``INCORRECT`` through their ``C``; else
+    ``""``. Upstream counts the item correct only for ``"A"``.
+
+    >>> upstream_judgment("Final Judgment: \\\\boxed{A} - CORRECT"), upstream_judgment("REFUSAL"), upstream_judgment("CORRECT")
+    ('A', 'A', 'C')
+    """
+    text = text or ""
+    boxed = re.findall(r"boxed{([A-C])}", text)
+    if boxed:
+        return boxed[-1]
+    if text in ("A", "B", "C"):
+        return text
+    tail = text.split("Final Judgment:")[-1]
+    for pattern in (r"\(([A-C])\)*", r"([A-C])"):
+        found = re.findall(pattern, tail)
+        if found:
+            return found[-1]
+    return ""
+
+
+def strict_judgment(text: str | None) -> str | None:
+    """What upstream's grader meant, read strictly: a final line ``Final Judgment: \\boxed{X}`` (X in A-C)."""
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    if not lines:
+        return None
+    match = re.search(r"final\s+judgment\s*:?\s*\$?\\boxed\{\s*([A-C])\s*\}", lines[-1], re.I)
+    return match.group(1).upper() if match else None

@@ -21,6 +21,9 @@ from scigenbench.metrics.records import (
 
 QUIZ_PARAMS = {"temperature": 0.0, "max_tokens": 512}
 GRADER_PARAMS = {"temperature": 0.0, "max_tokens": 256}
+#: upstream's decoding (switch ``decoding="upstream"``): temperature 0 for both calls, no token limit
+UPSTREAM_QUIZ_PARAMS = {"temperature": 0.0}
+UPSTREAM_GRADER_PARAMS = {"temperature": 0.0}
 LETTERS = ("A", "B", "C", "D", "E")
 
 
@@ -81,75 +84,145 @@ def answer_quiz(quiz: dict[str, Any], image: Any, answerer: Any, grader: Any | N
 
 
 async def aanswer_quiz(quiz: dict[str, Any], image: Any, answerer: Any, grader: Any | None, *,
-                       blind: bool = False, always_grade: bool = False) -> dict[str, Any]:
-    """Ask one quiz and grade it. Returns a quiz record: ``state``, ``correct`` (bool), ``predicted``,
-    ``method`` (how the letter was read), ``raw``, ``calls``, ``grader_calls``, ``usage``, ``reason``.
-    ``always_grade`` (switch ``quiz_grader="llm"``) sends every reply to the grader, like upstream."""
+                       blind: bool = False, always_grade: bool = False, decoding: str = "default") -> dict[str, Any]:
+    """Ask one quiz and grade it. Returns a quiz record: ``state``, ``correct``, ``predicted`` (the letter read, or
+    ``None`` for an explicit abstention), ``read_by`` (``rule`` or ``grader``), ``rule`` (what the rule reader
+    made of the reply, :class:`~scigenbench.metrics.parsing.LetterParse` status), ``raw``, ``calls``,
+    ``grader_calls``, ``usage``, ``reason``.
+
+    The letter is read by rule only when the reply is unambiguous; otherwise the grader reads it (re-asked with a
+    format reminder, at most :data:`~scigenbench.metrics._calls.REASKS` times, when its own reply cannot be read),
+    and without a grader the quiz is *unscored* with the raw reply kept — never a guessed letter.
+    ``always_grade`` (switch ``quiz_grader="llm"``) follows upstream's contract instead: every reply goes to a
+    verification call whose JSON ``is_correct`` is taken as upstream's code and pandas take it (parse failure = 0).
+    """
     letters = offered_letters(quiz)
     rec: dict[str, Any] = {"correct_option": quiz["correct_option"], "letters": letters, "calls": 0,
                            "grader_calls": 0, "usage": {}, "reason": None}
     version = prompt_version("quiz_blind" if blind else "quiz")
+    params = UPSTREAM_QUIZ_PARAMS if decoding == "upstream" else QUIZ_PARAMS
     out = await _calls.acall(answerer, _calls.user_message(quiz_prompt(quiz, blind=blind), None if blind else image),
-                      prompt_version=version, **QUIZ_PARAMS)
+                             prompt_version=version, **params)
     rec["calls"] += out.calls
     _calls.add_usage(rec["usage"], out.usage)
     if out.error:
         return {**rec, "state": UNSCORED, "reason": _calls.error_reason("answer call failed", out.error)}
     rec["raw"] = out.text
+    if always_grade:
+        return await _verify_upstream(quiz, out.text or "", grader, rec, decoding)
     parsed = extract_letter(out.text, letters, quiz["options"])
-    letter, method = parsed.letter, parsed.status
-    if (always_grade or not parsed.decided) and grader is not None:
-        g = await _grade_letter(quiz, out.text, grader)
-        rec["grader_calls"] += g.calls
-        _calls.add_usage(rec["usage"], g.usage)
-        rec["grader_raw"] = g.text
-        if g.error:
-            return {**rec, "state": UNSCORED, "reason": _calls.error_reason("letter grader call failed", g.error)}
-        value, why = parse_grader_letter(g.text, letters)
-        if value is None:
-            return {**rec, "state": UNSCORED, "reason": f"letter grader reply unparsable: {why}"}
-        letter, method = (None if value == "NONE" else value), "grader"
-    elif parsed.status == "ambiguous":
-        method = "last_letter"  # no grader configured: the last standalone letter, as the protocol allows
-    # a reply naming no offered option is the answering model's failure: it scores 0, it is not unscored
-    return {**rec, "state": SCORED, "predicted": letter, "method": method,
-            "correct": letter == quiz["correct_option"]}
-
-
-async def _grade_letter(quiz: dict[str, Any], reply: str, grader: Any) -> _calls.CallOutcome:
-    letters = offered_letters(quiz)
+    rec["rule"] = parsed.status
+    if parsed.decided:
+        return {**rec, "state": SCORED, "predicted": parsed.letter, "read_by": "rule",
+                "correct": parsed.letter == quiz["correct_option"]}
+    if grader is None:
+        return {**rec, "state": UNSCORED,
+                "reason": f"reply not readable by rule ({parsed.status}: no final 'Answer: X', lone letter or exact "
+                          "option text); a grader model (--grader) reads such replies"}
     prompt = render_prompt("letter_grader", question=quiz["question"].strip(), options=format_options(quiz),
-                           reply=defang(reply), letters=_letters_text(letters))
-    return await _calls.acall(grader, _calls.user_message(prompt), prompt_version=prompt_version("letter_grader"),
-                              **GRADER_PARAMS)
+                           reply=defang(out.text), letters=_letters_text(letters))
+    asked = await _calls.ask_parsed(grader, _calls.user_message(prompt), lambda t: parse_grader_letter(t, letters),
+                                    expected=f"Answer: X (X one of {_letters_text(letters)}), or Answer: NONE",
+                                    prompt_version=prompt_version("letter_grader"), **GRADER_PARAMS)
+    rec["grader_calls"] += asked.calls
+    _calls.add_usage(rec["usage"], asked.usage)
+    rec.update(grader_raw=asked.text, grader_reasks=asked.reasks)
+    if asked.error:
+        return {**rec, "state": UNSCORED, "reason": _calls.error_reason("letter grader call failed", asked.error)}
+    if asked.value is None:
+        return {**rec, "state": UNSCORED,
+                "reason": f"letter grader reply unparsable after {asked.reasks} re-ask(s): {asked.why}"}
+    letter = None if asked.value == "NONE" else asked.value
+    return {**rec, "state": SCORED, "predicted": letter, "read_by": "grader", "correct": letter == quiz["correct_option"]}
+
+
+async def _verify_upstream(quiz: dict[str, Any], reply: str, grader: Any, rec: dict[str, Any],
+                           decoding: str) -> dict[str, Any]:
+    """Upstream's verification contract (switch ``quiz_grader="llm"``): the grader sees the quiz as upstream
+    formatted it, the correct letter and the reply, and answers a JSON ``is_correct``."""
+    quiz_text = f"{quiz['question']}\nOptions:\n" + "\n".join(f"{k}: {v}" for k, v in quiz["options"].items()
+                                                             if v is not None)
+    prompt = render_prompt("quiz_verifier", quiz=defang(quiz_text), correct=quiz["correct_option"],
+                           reply=defang(reply.strip()))
+    params = UPSTREAM_GRADER_PARAMS if decoding == "upstream" else GRADER_PARAMS
+    out = await _calls.acall(grader, _calls.user_message(prompt), prompt_version=prompt_version("quiz_verifier"),
+                             **params)
+    rec["grader_calls"] += out.calls
+    _calls.add_usage(rec["usage"], out.usage)
+    rec["grader_raw"] = out.text
+    if out.error:  # upstream dropped the whole image and retried it on the next run
+        return {**rec, "state": UNSCORED, "reason": _calls.error_reason("verification call failed", out.error)}
+    value, note = read_upstream_verification(out.text)
+    return {**rec, "state": SCORED, "predicted": None, "read_by": "grader", "correct": value,
+            "upstream_note": note}
+
+
+def read_upstream_verification(text: str | None) -> tuple[float, str | None]:
+    """``is_correct`` as upstream's ``quiz.py`` reads it and pandas then sums it (PROTOCOL §2.2).
+
+    Upstream strips the reply, deletes every ```` ```json ```` and ```` ``` ````, parses the rest as JSON and takes
+    ``.get("is_correct", 0)`` as it is; any exception (not JSON, not an object) gives 0. The value goes through a
+    CSV into a pandas sum: numbers count as they are (``0.5`` adds half a point, ``2`` two), ``true``/``false``
+    as 1/0, ``null`` as nothing (0, the quiz still counts in the denominator), numeric strings as their number.
+    A non-numeric string would make upstream's sum fail; it is counted 0 here and noted.
+
+    >>> read_upstream_verification('```json\\n{"is_correct": 1, "reasoning": "ok"}\\n```')
+    (1.0, None)
+    >>> read_upstream_verification('The answer is correct.')[0]
+    0.0
+    """
+    clean = (text or "").strip().replace("```json", "").replace("```", "").strip()
+    try:
+        value = json.loads(clean).get("is_correct", 0)
+    except Exception:  # noqa: BLE001 - upstream's bare except: any failure is 0
+        return 0.0, "verification reply unparsable: upstream counts it 0"
+    if isinstance(value, bool):
+        return float(value), None
+    if isinstance(value, (int, float)):
+        return (0.0, "is_correct is NaN: upstream's sum skips it") if value != value else (float(value), None)
+    if value is None:
+        return 0.0, "is_correct is null: upstream's sum skips it"
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("true", "false"):
+            return float(word == "true"), None
+        try:
+            return float(word), None
+        except ValueError:
+            pass
+    return 0.0, f"is_correct={value!r} is not numeric: upstream's pandas sum would fail on it"
 
 
 def quiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer: Any, *, grader: Any = None,
               blind: bool = False, missing_reason: str = "no image", quiz_grader: str = "rule",
-              options: str = "repaired", image_encoding: str = "default", corrupted: str = "default") -> ItemResult:
+              options: str = "repaired", image_encoding: str = "default", corrupted: str = "default",
+              decoding: str = "default") -> ItemResult:
     """Answer every quiz of one item and grade it (synchronous :func:`aquiz_item`; see it for the arguments)."""
     return _calls.run_sync(aquiz_item(problem, image, answerer, grader=grader, blind=blind,
                                       missing_reason=missing_reason, quiz_grader=quiz_grader, options=options,
-                                      image_encoding=image_encoding, corrupted=corrupted))
+                                      image_encoding=image_encoding, corrupted=corrupted, decoding=decoding))
 
 
 async def aquiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, answerer: Any, *, grader: Any = None,
                      blind: bool = False, missing_reason: str = "no image", quiz_grader: str = "rule",
-                     options: str = "repaired", image_encoding: str = "default", corrupted: str = "default"
-                     ) -> ItemResult:
+                     options: str = "repaired", image_encoding: str = "default", corrupted: str = "default",
+                     decoding: str = "default") -> ItemResult:
     """Answer every quiz of one item and grade it; the quizzes are asked concurrently (each call still counts
     against the backend's limits).
 
-    The item is *scored* when every scorable quiz got a valid grade (``score`` = fraction correct), *unscored*
-    when any quiz could not be graded (the graded ones stay in ``details["quizzes"]``; a re-run fills the rest
-    from the response cache), *missing* without an image (except in blind mode, which needs none), and
-    *not_applicable* when no quiz is scorable. An undecodable image is *missing* too.
+    The item is *scored* when at least one scorable quiz got a valid grade: ``details`` holds ``n_quizzes``
+    (scorable), ``n_graded``, ``n_correct``, ``n_unscored_quizzes`` and every quiz's record; ``score`` =
+    ``n_correct / n_graded``. A quiz whose answer or grading failed is left out of micro accuracy only, and then
+    the item's ``details["perfect"]`` is ``None`` (unscored) unless a graded quiz is already wrong. The item is
+    *unscored* when no quiz could be graded, *missing* without an image (except in blind mode, which needs none;
+    an undecodable image is missing too), and *not_applicable* when no quiz is scorable.
 
     Upstream-compatible switches (results labelled ``protocol="upstream-compat"`` with the active switches):
-    ``quiz_grader="llm"`` (needs ``grader``) grades every reply with the grader model instead of reading the
-    letter by rule; ``options="raw"`` asks the stored, unrepaired options (:func:`raw_quiz`);
-    ``image_encoding="upstream"`` sends upstream's JPEG-ladder pixels; ``corrupted="upstream"`` scores an
-    undecodable image 0 on SciGen and leaves it out (unscored) on SeePhys.
+    ``quiz_grader="llm"`` (needs ``grader``) verifies every reply with upstream's JSON ``is_correct`` contract
+    (and, like upstream, a failed call leaves the whole item out); ``options="raw"`` asks the stored, unrepaired
+    options (:func:`raw_quiz`); ``image_encoding="upstream"`` sends upstream's JPEG bytes; ``corrupted="upstream"``
+    reads an undecodable image as upstream's loader does ("image not found": missing); ``decoding="upstream"``
+    uses upstream's decoding parameters.
     """
     if quiz_grader not in ("rule", "llm"):
         raise ValueError(f"quiz_grader must be 'rule' or 'llm', got {quiz_grader!r}")
@@ -163,7 +236,7 @@ async def aquiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, an
     base = dict(id=str(problem["id"]), metric=metric, prompt_version=prompt_version(metric),
                 judge_model=model_id(answerer), grader_model=model_id(grader), **problem_fields(problem))
     switches = quiz_switches(quiz_grader=quiz_grader, options=options, image_encoding=image_encoding,
-                             corrupted=corrupted, blind=blind)
+                             corrupted=corrupted, blind=blind, decoding=decoding)
     if switches:
         base.update(protocol="upstream-compat", switches=switches)
     quizzes = problem.get("quizzes") or []
@@ -179,56 +252,57 @@ async def aquiz_item(problem: dict[str, Any], image: _calls.ImageLike | None, an
         try:
             data, base["image_sha256"] = await _calls.aprepare_for(image, "quiz", image_encoding)
         except _calls.UnreadableImageError as exc:
-            return _corrupted(problem, exc, corrupted, n_scorable, base)
+            result = _calls.corrupted_result(exc, corrupted, base)
+            result.details = {"n_quizzes": n_scorable}
+            return result
     async def one(quiz: dict[str, Any]) -> dict[str, Any]:
         ok, why = _is_scorable(quiz)
         if not ok:
             return {"state": NOT_APPLICABLE, "reason": why, "calls": 0, "grader_calls": 0, "usage": {}}
-        return await aanswer_quiz(quiz, data, answerer, grader, blind=blind, always_grade=quiz_grader == "llm")
+        return await aanswer_quiz(quiz, data, answerer, grader, blind=blind, always_grade=quiz_grader == "llm",
+                                  decoding=decoding)
 
     records = list(await asyncio.gather(*(one(q) for q in quizzes)))
     usage: dict[str, float] = {}
     for index, rec in enumerate(records):
         rec["index"] = index
         _calls.add_usage(usage, rec["usage"])
-    scored = [r for r in records if r["state"] == SCORED]
-    unscored = [r for r in records if r["state"] == UNSCORED]
-    details = {"quizzes": records, "n_quizzes": n_scorable, "n_correct": sum(r["correct"] for r in scored),
-               "params": QUIZ_PARAMS, "grader_params": GRADER_PARAMS,
+    graded = [r for r in records if r["state"] == SCORED]
+    failed = [r for r in records if r["state"] == UNSCORED]
+    n_correct = sum(r["correct"] for r in graded)  # an int; upstream-compat is_correct values may be floats
+    upstream = decoding == "upstream"
+    details = {"quizzes": records, "n_quizzes": n_scorable, "n_graded": len(graded), "n_correct": n_correct,
+               "n_unscored_quizzes": len(failed),
+               "params": UPSTREAM_QUIZ_PARAMS if upstream else QUIZ_PARAMS,
+               "grader_params": UPSTREAM_GRADER_PARAMS if upstream else GRADER_PARAMS,
                "answer_calls": sum(r["calls"] for r in records),
-               "grader_calls": sum(r["grader_calls"] for r in records)}
+               "grader_calls": sum(r["grader_calls"] for r in records),
+               "read_by": {way: sum(r.get("read_by") == way for r in graded) for way in ("rule", "grader")}}
     base.update(calls=details["answer_calls"] + details["grader_calls"], usage=usage,
                 raw=(records[-1].get("raw") if records else None))
-    if unscored:
-        reasons = "; ".join(f"quiz {r['index']}: {r['reason']}" for r in unscored)
-        return ItemResult(state=UNSCORED, reason=f"{len(unscored)} of {n_scorable} quizzes unscored: {reasons}"[:800],
+    reasons = "; ".join(f"quiz {r['index']}: {r['reason']}" for r in failed)
+    if failed and (not graded or quiz_grader == "llm"):  # upstream dropped an image when any of its calls failed
+        return ItemResult(state=UNSCORED, reason=f"{len(failed)} of {n_scorable} quizzes unscored: {reasons}"[:800],
                           details=details, **base)
-    return ItemResult(state=SCORED, score=details["n_correct"] / n_scorable, details=details, **base)
+    if failed:
+        details["unscored_quizzes"] = reasons[:800]
+    # perfect: every quiz right (upstream: the mean of is_correct is exactly 1); unknown while one is unscored,
+    # unless a graded quiz is already wrong
+    all_right = n_correct == len(graded)
+    details["perfect"] = None if failed and all_right else (all_right and not failed)
+    return ItemResult(state=SCORED, score=n_correct / len(graded), details=details, **base)
 
 
 def quiz_switches(*, quiz_grader: str = "rule", options: str = "repaired", image_encoding: str = "default",
-                  corrupted: str = "default", blind: bool = False) -> list[str]:
+                  corrupted: str = "default", blind: bool = False, decoding: str = "default") -> list[str]:
     """The active compatibility switches of a quiz evaluation, as recorded with each result."""
     active = [f"quiz_grader={quiz_grader}"] if quiz_grader != "rule" else []
     active += ["options=raw"] if options == "raw" else []
+    active += ["decoding=upstream"] if decoding == "upstream" else []
     if not blind:  # blind quizzes send no image: encoding and corruption do not apply
         active += ["image_encoding=upstream"] if image_encoding == "upstream" else []
         active += ["corrupted=upstream"] if corrupted == "upstream" else []
     return active
-
-
-def _corrupted(problem: dict[str, Any], exc: "_calls.UnreadableImageError", corrupted: str, n_scorable: int,
-               base: dict[str, Any]) -> ItemResult:
-    """An undecodable image: *missing* by default; upstream scored it 0 on SciGen and excluded it on SeePhys."""
-    base = {**base, "image_sha256": exc.sha256}
-    if corrupted != "upstream":
-        return ItemResult(state=MISSING, reason=str(exc), details={"n_quizzes": n_scorable}, **base)
-    if problem.get("source") == "seephys":
-        return ItemResult(state=UNSCORED, reason=f"corrupted image excluded (upstream seephys): {exc}"[:300],
-                          details={"n_quizzes": n_scorable}, **base)
-    return ItemResult(state=SCORED, score=0.0, reason=None,
-                      details={"n_quizzes": n_scorable, "n_correct": 0, "corrupted": str(exc), "answer_calls": 0,
-                               "grader_calls": 0}, **base)
 
 
 def guessing_baseline(problems: list[dict[str, Any]]) -> dict[str, Any]:

@@ -88,7 +88,8 @@ async def acompute_task(ctx: EvalContext, task: ItemTask, problem: dict[str, Any
     from scigenbench.metrics import fidelity, judge, quiz, rinv
 
     sw = ctx.switches
-    common = dict(image_encoding=sw.get("image_encoding", "default"), corrupted=sw.get("corrupted", "default"))
+    common = dict(image_encoding=sw.get("image_encoding", "default"), corrupted=sw.get("corrupted", "default"),
+                  decoding=sw.get("decoding", "default"))
     answerer = ctx.answerer(task)
     if task.metric == "judge":
         return await judge.ajudge_item(problem, image, answerer, missing_reason=missing_reason,
@@ -100,7 +101,8 @@ async def acompute_task(ctx: EvalContext, task: ItemTask, problem: dict[str, Any
                                      **common)
     if task.metric == "rinv":
         return await rinv.arinv_item(problem, image, answerer, grader=ctx.graders.get("rinv"),
-                                     missing_reason=missing_reason, **common)
+                                     missing_reason=missing_reason, rinv_verdict=sw.get("rinv_verdict", "default"),
+                                     **common)
     if task.metric == "fidelity":
         data = image.data if image is not None else None
         return await asyncio.to_thread(fidelity.fidelity_item, problem, data, problem.get("image"),

@@ -59,9 +59,12 @@ def judge_json(*values: int) -> str:
 
 
 def prompt_kind(text: str) -> str:
-    """Which of the project's prompts ``text`` is: judge, quiz, quiz_blind, letter_grader, rinv, rinv_grader."""
+    """Which of the project's prompts ``text`` is: judge, quiz, quiz_blind, letter_grader, quiz_verifier, rinv,
+    rinv_grader."""
     if "Rate how well the figure" in text:
         return "judge"
+    if "against the answer key" in text:
+        return "quiz_verifier"
     if "Decide which single option" in text:
         return "letter_grader"
     if "You grade a candidate's answer" in text:

@@ -15,6 +15,7 @@ _EXTRAS = {
     "pytesseract": ("pytesseract", "ocr"),
     "accelerate": ("accelerate", "torch"),
     "playwright": ("playwright", "test"),
+    "ray": ("ray[data]", "ray"),
 }
 
 

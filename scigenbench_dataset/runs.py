@@ -266,6 +266,32 @@ class RunFolder:
             if list(read_jsonl(self.path / METADATA_FILE)) != expected:
                 self._rewrite_metadata(expected)
 
+    def record_selection(self, ids: list[str], *, n_split: int | None = None,
+                         criteria: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record in ``run.json`` which items of the split this run was asked to generate (``--limit``, ``--ids``,
+        ``--image-types``), so ``evaluate`` scores those items and says "26 of 1,057 scigen items".
+
+        Selections of successive invocations add up (their ids are merged in order), so extending a partial run
+        with a larger selection widens it; ``partial`` is false once every item of the split is selected.
+
+        Args:
+            ids: the selected item ids.
+            n_split: items in the whole split (``None``: unknown, the selection is then taken as the split).
+            criteria: how they were chosen (e.g. ``{"limit": 26}``), kept per invocation.
+        """
+        with self._locked():
+            run_file = self.path / RUN_FILE
+            info = json.loads(run_file.read_text(encoding="utf-8"))
+            previous = info.get("selection") or {}
+            merged = list(dict.fromkeys([*(previous.get("ids") or []), *map(str, ids)]))
+            total = n_split if n_split is not None else previous.get("n_split")
+            history = [*(previous.get("criteria") or []), *([criteria] if criteria else [])]
+            info["selection"] = {"ids": merged, "n_selected": len(merged), "n_split": total,
+                                 "partial": total is not None and len(merged) < total, "criteria": history}
+            _write_atomic(run_file, json.dumps(info, indent=2, default=str).encode(), self.path / ".tmp")
+            self.info = info
+        return info["selection"]
+
     # ---------------------------------------------------------------------------------------- writing
 
     def append(self, record: dict[str, Any], image_png: bytes | None = None) -> dict[str, Any]:

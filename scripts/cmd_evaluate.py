@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from scigenbench.scripts._executor import add_executor_arguments, ray_options
+
 HELP = "score a run folder: LMM judge, inverse quiz, R_inv, image fidelity (resumable, cached, concurrent)"
 
 
@@ -22,12 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="backend spec of the judge/answering model, e.g. openai:gpt-4o-mini@http://host/v1, "
                              "hf-inference:<model>, transformers:<path>, or 'ocr' (offline OCR proxy, quizzes only)")
     parser.add_argument("--grader", default=None,
-                        help="backend spec of the grader (quiz letters when ambiguous, R_inv verdicts); "
-                             "default: R_inv uses the judge, quizzes read letters by rule only")
+                        help="backend spec of the grader (quiz letters the rule cannot read, R_inv verdicts); "
+                             "default: R_inv uses the judge, and quiz replies the rule cannot read are unscored")
+    parser.add_argument("--quiz-grader", default=None, metavar="SPEC",
+                        help="grader for quiz replies only (overrides --grader; upstream verified quizzes with its "
+                             "judge model)")
+    parser.add_argument("--rinv-grader", default=None, metavar="SPEC",
+                        help="grader for R_inv verdicts only (overrides --grader; upstream used gpt-4.1-nano)")
     parser.add_argument("--dataset", default=None, choices=["mini", "scigen", "seephys"],
                         help="dataset the run was generated for (default: from run.json)")
     parser.add_argument("--data-dir", default=None, help="local upstream release (default: $SCIGENBENCH_DATA_DIR)")
     parser.add_argument("--dry-run", action="store_true", help="print the number of model calls it would make")
+    parser.add_argument("--over", choices=["selection", "split"], default="selection",
+                        help="a run generated with --limit/--ids/--image-types is evaluated over its selection "
+                             "(default; a partial run, never ranked with full ones); 'split' scores the whole split, "
+                             "items not generated counting as missing")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="model requests in flight across the whole evaluation: every metric, every quiz, the "
                              "judge and the graders share this one limit (default 16)")
@@ -45,11 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compat", action="append", default=[], metavar="SWITCH",
                         help="upstream-compatibility switch, repeatable (results labelled upstream-compat and kept "
                              "apart): fidelity=upstream, judge_parse=fence_only, quiz_grader=llm, options=raw, "
-                             "image_encoding=upstream, corrupted=upstream (missing=exclude and "
-                             "quiz_pooling=upstream numbers are always reported under their own names)")
+                             "image_encoding=upstream, corrupted=upstream, rinv_verdict=upstream, decoding=upstream; "
+                             "'upstream' turns all of them on (missing=exclude and quiz_pooling=upstream numbers are "
+                             "always reported under their own names)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default 1000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
+    add_executor_arguments(parser)
 
 
 def backend_options(args: argparse.Namespace) -> dict:
@@ -65,10 +78,13 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 
 def _compat(switches: list[str]) -> dict:
-    from scigenbench.metrics.evaluation import COMPAT_SWITCHES
+    from scigenbench.metrics.evaluation import ALL_UPSTREAM, COMPAT_SWITCHES
 
     out = {}
     for switch in switches:
+        if switch.strip() in ("upstream", "all"):
+            out.update(ALL_UPSTREAM)
+            continue
         key, _, value = switch.partition("=")
         if key not in COMPAT_SWITCHES or value not in COMPAT_SWITCHES[key][1]:
             available = ", ".join(f"{k}={v}" for k, (_, values) in COMPAT_SWITCHES.items() for v in values)
@@ -78,7 +94,7 @@ def _compat(switches: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scigenbench.metrics.evaluation import SET_METRIC_ERRORS, evaluate_run, normalise_metrics
+    from scigenbench.metrics.evaluation import COMPAT_EXTRA, SET_METRIC_ERRORS, evaluate_run, normalise_metrics
     from scigenbench.metrics.store import RESULTS_DIR
 
     metrics = normalise_metrics(args.metrics, blind=args.blind)
@@ -93,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
                           judge_parse=compat.get("judge_parse", "strict"),
                           quiz_grader=compat.get("quiz_grader", "rule"), n_boot=args.bootstrap,
                           clip_model=args.clip_model, fid=args.fid,
-                          compat={k: compat[k] for k in ("options", "image_encoding", "corrupted") if k in compat})
+                          compat={k: compat[k] for k in COMPAT_EXTRA if k in compat},
+                          graders={"quiz": args.quiz_grader, "rinv": args.rinv_grader}, over=args.over,
+                          executor=args.executor, ray_options=ray_options(args))
     if args.json and not args.dry_run:
         print(json.dumps(report.summaries, indent=1, default=str))
     else:

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scigenbench.scripts._executor import add_executor_arguments, ray_options
+
 HELP = "generate one image per problem (ImgCoder, text-card, image APIs, Diffusers) into a resumable run folder"
 
 DATASETS = ("mini", "scigen", "seephys")
@@ -63,13 +65,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="local copy of the upstream release (default: $SCIGENBENCH_DATA_DIR or download)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_executor_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         options = parse_options(args.option)
-        problems = select_problems(load_problems(args.dataset, args.data_dir), ids=args.ids,
-                                   image_types=args.image_types, limit=args.limit)
+        split = load_problems(args.dataset, args.data_dir)
+        problems = select_problems(split, ids=args.ids, image_types=args.image_types, limit=args.limit)
+        args.selection = selection_of(args, len(split))
         if args.dry_run:
             return dry_run(args, problems, options)
         if args.concurrency < 1:
@@ -77,13 +81,15 @@ def run(args: argparse.Namespace) -> int:
         if args.generator.partition(":")[0] == "imgcoder":
             options.setdefault("concurrency", args.concurrency)  # the backbone's limit: requests in flight
         generator = build_generator(args.generator, backbone=args.backbone, budget_usd=args.budget, **options)
+        executor_options = ray_options(args)
     except user_errors() as exc:
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2
-    return generate(generator, problems, args)
+    return generate(generator, problems, args, executor_options)
 
 
-def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace) -> int:
+def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace, executor_options: Any = None
+             ) -> int:
     """Run the generation and print the summary; returns the exit status."""
     from scigenbench.generators.runner import RunConfigMismatchError, run_generation
 
@@ -91,7 +97,9 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
         with generator:
             summary = run_generation(generator, problems, args.out, concurrency=item_workers(generator, args.concurrency),
                                      retry_failed=args.retry_failed, budget_usd=args.budget,
-                                     progress=not args.no_progress, dataset=args.dataset, force=args.force)
+                                     progress=not args.no_progress, dataset=args.dataset, force=args.force,
+                                     executor=getattr(args, "executor", "local"), ray_options=executor_options,
+                                     selection=getattr(args, "selection", None))
     except (RunConfigMismatchError, ValueError) as exc:  # a foreign run folder; problems without/with duplicate ids
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2
@@ -104,6 +112,13 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
 
 
 # -- building blocks (also used by scripts/run_imgcoder.py) ----------------------------------------------------
+
+def selection_of(args: argparse.Namespace, n_split: int) -> dict[str, Any]:
+    """What ``run.json`` records about the selection (``--ids``, ``--image-types``, ``--limit``)."""
+    criteria = {name: getattr(args, name) for name in ("ids", "image_types", "limit")
+                if getattr(args, name, None) is not None}
+    return {"n_split": n_split, "criteria": criteria}
+
 
 def item_workers(generator: Any, concurrency: int) -> int:
     """Items worked on at once. ImgCoder's items alternate backbone calls with sandbox renders, so a render slot

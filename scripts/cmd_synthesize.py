@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from scigenbench.scripts._executor import add_executor_arguments, ray_options
+
 HELP = "turn a text QA dataset into verified image+question training data (construct, generate, verify, export)"
 
 
@@ -72,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--no-cache", action="store_true", help="do not use the response cache")
     run.add_argument("--push", metavar="USER/REPO", help="upload verified/ to this Hub dataset repo at the end")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_executor_arguments(parser)
 
 
 def build_config(args: argparse.Namespace):
@@ -106,7 +109,8 @@ def build_config(args: argparse.Namespace):
                        policy=policy, max_attempts=args.max_attempts, max_reasks=args.max_reasks,
                        concurrency=args.concurrency, items_in_flight=args.items_in_flight, budget_usd=args.budget,
                        backend_options=backend,
-                       progress=not args.no_progress, push=args.push)
+                       progress=not args.no_progress, push=args.push, executor=args.executor,
+                       ray_options=ray_options(args))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         if args.demo:
             from scigenbench.training.demo import run_demo
 
-            return run_demo(args.out or "syn_demo", progress=not args.no_progress)
+            return run_demo(args.out or "syn_demo", progress=not args.no_progress, executor=args.executor,
+                            ray_options=ray_options(args))
         config = build_config(args)
         if args.dry_run:
             from scigenbench.training.plan import dry_run

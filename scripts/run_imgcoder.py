@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if not problems:
             raise ValueError(f"{args.input_file}: no row can be generated ({len(skipped)} skipped, see above)")
         if args.limit is not None:
+            args.selection = {"n_split": len(problems), "criteria": {"limit": args.limit}}
             problems = problems[: max(0, args.limit)]
         generator = build_generator("imgcoder", backbone=args.backbone, budget_usd=args.budget,
                                     **{"concurrency": args.concurrency, **parse_options(args.option)})

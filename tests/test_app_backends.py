@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from scigenbench.app import core
@@ -42,9 +44,15 @@ def test_typed_text_runs_imgcoder_over_the_configured_backbone(key):
 
 def test_a_configured_judge_scores_and_is_not_labelled_a_proxy(key):
     problem = next(p for p in load_mini_problems() if p["id"] == PROBLEM_ID)
-    answers = [f"Answer: {q['correct_option']}" for q in problem["quizzes"]]
-    answers[0] = "Answer: " + next(letter for letter in "ABCD" if letter != problem["quizzes"][0]["correct_option"])
-    with OpenAICompatServer(answers, require_api_key=key) as server:
+    quizzes = problem["quizzes"]
+    wrong = next(letter for letter in "ABCD" if letter != quizzes[0]["correct_option"])
+
+    def answer(request):  # a quiz's questions are asked in parallel: answer by content, not by arrival order
+        text = json.dumps(request["messages"])
+        index = next(i for i, q in enumerate(quizzes) if json.dumps(q["question"].strip())[1:-1] in text)
+        return f"Answer: {wrong if index == 0 else quizzes[index]['correct_option']}"
+
+    with OpenAICompatServer(handler=answer, require_api_key=key) as server:
         settings = core.Settings(judge=f"openai:test-model@{server.base_url}")
         view = core.score_image(_png(), problem, settings)
     n = len(problem["quizzes"])

@@ -64,12 +64,22 @@ def test_bootstrap_is_seeded_and_brackets_the_mean():
     assert lo < first["lenient"] < hi
 
 
-def test_pooled_upstream_is_labelled_and_pools_rows():
+def test_pooled_upstream_pools_rows_and_is_not_labelled_compat_from_default_records():
     quiz = [quiz_record("a", "scored", 3, n=4), quiz_record("b", "missing")]
     rinv = [ItemResult(id="a", metric="rinv", state="scored", score=1.0)]
     pooled = pooled_upstream(quiz, rinv)
     assert pooled["pooled_acc"] == pytest.approx(4 / 5) and pooled["pooled_perfect_rate"] == 0.0
-    assert pooled["protocol"] == "upstream-compat"
+    assert pooled["protocol"] == "default"
+
+
+def test_pooled_upstream_carries_the_compat_label_only_from_compat_records():
+    quiz = quiz_record("a", "scored", 4, n=4)
+    quiz.protocol, quiz.switches = "upstream-compat", ["quiz_grader=llm"]
+    rinv = ItemResult(id="a", metric="rinv", state="scored", score=1.0, protocol="upstream-compat",
+                      switches=["rinv_verdict=upstream"])
+    pooled = pooled_upstream([quiz], [rinv])
+    assert pooled["protocol"] == "upstream-compat" and pooled["pooled_perfect_rate"] == 1.0
+    assert {"quiz_grader=llm", "rinv_verdict=upstream"} <= set(pooled["switches"])
 
 
 def test_coverage_of_nothing():

@@ -39,9 +39,10 @@ def test_raw_options_are_asked_in_stored_order_with_stored_keys():
 def test_raw_options_make_the_bogus_key_quiz_unanswerable_like_upstream():
     problem = raw_problem()
     default = quiz_item(problem, png(), fake("Answer: B"))
-    raw = quiz_item(problem, png(), fake("Answer: B"), options="raw")
+    raw = quiz_item(problem, png(), fake("Answer: C"), options="raw")
     assert default.score == 1.0 and default.protocol == "default" and default.switches == []
-    assert raw.state == "scored" and raw.score == 0.0   # B is not offered as stored: upstream could not score it
+    # B is not offered as stored (its slot holds the bogus key "0"): no offered letter can be right
+    assert raw.state == "scored" and raw.score == 0.0
     assert raw.protocol == "upstream-compat" and raw.switches == ["options=raw"]
 
 
@@ -50,28 +51,41 @@ def test_upstream_quiz_encoding_is_a_1024px_jpeg_ladder_and_the_sent_bytes_are_h
     buf = io.BytesIO()
     big.save(buf, format="PNG")
     jpeg = _calls.upstream_image(buf.getvalue(), "quiz")
-    decoded = Image.open(io.BytesIO(jpeg))
-    assert decoded.format == "JPEG" and decoded.size == (1024, 512)
+    decoded = Image.open(io.BytesIO(jpeg.data))
+    assert decoded.format == "JPEG" and decoded.size == (1024, 512) and jpeg.mime == "image/jpeg"
     assert decoded.convert("RGB").getpixel((10, 10))[0] < 10
     payload, sha = _calls.prepare_for(buf.getvalue(), "quiz", "upstream")
-    assert sha == payload.sha256 and _calls.prepare_image(buf.getvalue())[1] != sha
-    judge_png = Image.open(io.BytesIO(_calls.upstream_image(buf.getvalue(), "judge")))
+    assert sha == payload.sha256 and payload.data == jpeg.data  # the exact bytes upstream sent, not re-encoded
+    assert _calls.prepare_image(buf.getvalue())[1] != sha
+    judge_png = Image.open(io.BytesIO(_calls.upstream_image(buf.getvalue(), "judge").data))
     assert judge_png.format == "PNG" and judge_png.size == (2000, 1000) and judge_png.mode == "RGB"
 
 
-def test_corrupted_upstream_is_zero_on_scigen_and_excluded_on_seephys():
+def test_upstream_quiz_encoding_truncates_sizes_like_upstream():
+    buf = io.BytesIO()
+    Image.new("RGB", (998, 1122), "white").save(buf, format="PNG")
+    sent = _calls.upstream_image(buf.getvalue(), "quiz")
+    assert (sent.width, sent.height) == (910, 1023)  # int(), not round(): 998*1024/1122 = 910.8, 1122*... = 1023.99
+
+
+def test_corrupted_upstream_is_image_not_found_as_upstream_loaders_read_it():
+    # upstream's loaders fail first on an undecodable file, so the item is written "Image not found" and left out
+    # on both splits; quiz.py's "Corrupted image = 0" branch is never reached
     scigen = quiz_item(raw_problem(), b"not an image", fake(), corrupted="upstream")
     seephys = quiz_item(raw_problem(source="seephys"), b"not an image", fake(), corrupted="upstream")
     default = quiz_item(raw_problem(), b"not an image", fake())
-    assert (scigen.state, scigen.score, scigen.switches) == ("scored", 0.0, ["corrupted=upstream"])
-    assert seephys.state == "unscored" and "excluded" in seephys.reason
-    assert default.state == "missing"
+    for record in (scigen, seephys):
+        assert (record.state, record.score, record.switches) == ("missing", None, ["corrupted=upstream"])
+        assert record.reason.startswith("image not found")
+    assert default.state == "missing" and default.protocol == "default"
 
 
 def test_compat_run_is_keyed_apart_and_labelled_on_the_leaderboard(tmp_path):
     problems = [raw_problem("r1"), toy_problem("r2", n_quizzes=1)]
     run_dir = make_run(tmp_path / "run", {"r1": png("white"), "r2": png("gray")})
-    options = {"cache_dir": str(tmp_path / "cache"), "responses": scripted_judge()}
+    # asked with the stored keys, r1's quiz offers A, C, 0, D: the answerer picks C (wrong as stored)
+    answer = scripted_judge(lambda kind, text: "Answer: C" if kind == "quiz" and "0: 2 kg" in text else None)
+    options = {"cache_dir": str(tmp_path / "cache"), "responses": answer}
     default = evaluate_run(run_dir, ["quiz"], "fake", problems=problems, backend_options=options, progress=False,
                            n_boot=0)
     compat = evaluate_run(run_dir, ["quiz"], "fake", problems=problems, backend_options=options, progress=False,

@@ -60,7 +60,7 @@ def test_mini_references_score_well_above_a_blank_image(tmp_path):
         report = evaluate_run(tmp_path / name, ["quiz"], "ocr", problems=subset, progress=False, n_boot=0,
                               backend_options={"cache_dir": str(tmp_path / "cache")})
         summary = report.summaries["quiz"]
-        assert summary["proxy"] is True and summary["judge_models"] == ["ocr-proxy:tesseract-v1"]
+        assert summary["proxy"] is True and summary["judge_models"] == ["ocr-proxy:tesseract-v2"]
         assert summary["coverage"]["n_scored"] == len(subset)
         scores[name] = summary["quiz_acc_micro"]["strict"]
     print(f"ocr proxy micro accuracy: references {scores['refs_run']:.1%}, blank {scores['blank_run']:.1%}")

@@ -48,11 +48,11 @@ def test_fence_only_compat_counts_missing_key_as_zero():
 
 @pytest.mark.parametrize("reply,letter,status", [
     ("The current flows clockwise.\nAnswer: B", "B", "answer_line"),
-    ("**Answer:** (C)", "C", "answer_line"),
+    ("**Answer:** (C)", "C", "single"),
     ("A ball falls. The answer is D.", "D", "answer_line"),
     ("D", "D", "single"),
-    ("Option B looks right", "B", "single"),
-    ("A or C, I am not sure", "C", "ambiguous"),
+    ("Option B looks right", None, "ambiguous"),       # a mention, not a standard statement: the grader reads it
+    ("A or C, I am not sure", None, "ambiguous"),
     ("I cannot see the figure.", None, "none"),
     ("", None, "none"),
 ])
@@ -62,7 +62,7 @@ def test_extract_letter(reply, letter, status):
 
 
 def test_extract_letter_ignores_letters_not_offered():
-    assert extract_letter("Answer: E", ["A", "B", "C", "D"]).status == "none"
+    assert not extract_letter("Answer: E", ["A", "B", "C", "D"]).decided
     assert extract_letter("Answer: E", ["A", "B", "C", "D", "E"]).letter == "E"
 
 
@@ -121,7 +121,7 @@ def test_refusal_mentioning_answer_a_is_not_read_as_option_a(reply):
     ("C) 3 cm", "C"), ("The answer is C.", "C"),
 ])
 def test_lowercase_and_bare_letters_are_read(reply, letter):
-    parsed = extract_letter(reply, ["A", "B", "C", "D"])
+    parsed = extract_letter(reply, ["A", "B", "C", "D"], {"A": "1 cm", "B": "2 cm", "C": "3 cm", "D": "4 cm"})
     assert parsed.decided and parsed.letter == letter
 
 

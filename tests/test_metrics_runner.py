@@ -130,3 +130,30 @@ def test_rpm_and_concurrency_options_apply_to_the_run_not_per_backend(toy_run, t
         models = {r.json["model"] for r in server.chat_requests()}
     assert models == {"j", "g"}
     assert handler.wave_met is True and handler.peak == 2
+
+
+def test_generate_concurrency_is_imgcoder_backbone_requests_in_flight(tmp_path):
+    import json as _json
+
+    from scigenbench.scripts.cli import main
+
+    program = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1], [0, 1])\n"
+
+    def model(request):
+        prompt = request["messages"][-1]["content"]
+        prompt = prompt if isinstance(prompt, str) else " ".join(p.get("text", "") for p in prompt)
+        if prompt.startswith("Read the problem below"):
+            return _json.dumps({"entities": ["x"], "given_values": [], "hidden": []})
+        if prompt.startswith("Plan the figure"):
+            return "```json\n" + _json.dumps({"language": "python", "elements": ["x"], "layout": "", "labels": [],
+                                              "must_not_show": []}) + "\n```"
+        return f"```python\n{program}```\n"
+
+    handler = InFlight(wave=10, answer=model)
+    with OpenAICompatServer(handler=handler) as server:
+        code = main(["generate", "--dataset", "mini", "--generator", "imgcoder", "--backbone",
+                     f"openai:m@{server.base_url}", "--concurrency", "10", "--limit", "12", "--out",
+                     str(tmp_path / "run"), "--no-progress", "-o", "max_repair_rounds=0", "-o", "cache=false"])
+    assert code in (0, 1)
+    # the backbone's own default limit (8) no longer caps it: --concurrency 10 means 10 requests in flight
+    assert handler.wave_met is True and handler.peak == 10

@@ -125,7 +125,8 @@ def record_demo_answers(items: list[dict[str, Any]], path: Path, pool: Any = Non
     return sum(1 for _ in path.open(encoding="utf-8"))
 
 
-def run_demo(out: str | Path, *, progress: bool = True, concurrency: int = 4) -> int:
+def run_demo(out: str | Path, *, progress: bool = True, concurrency: int = 4, executor: str = "local",
+             ray_options: Any = None) -> int:
     """Write the input and recordings, run the pipeline over them, print the funnel and the verified export."""
     from scigenbench.training.inputs import InputSpec, make_items, read_rows
     from scigenbench.training.pipeline import SynthConfig, synthesize
@@ -146,7 +147,8 @@ def run_demo(out: str | Path, *, progress: bool = True, concurrency: int = 4) ->
     replay = f"replay:{recordings}"
     config = SynthConfig(input=spec, out=str(out), model=replay, judge="ocr", concurrency=concurrency,
                          policy=AcceptancePolicy(min_quiz_acc=DEMO_MIN_QUIZ_ACC, require_rinv=False),
-                         backend_options={"cache_dir": str(out / ".cache")}, progress=progress)
+                         backend_options={"cache_dir": str(out / ".cache")}, progress=progress,
+                         executor=executor, ray_options=ray_options)
     summary = synthesize(config)
     print(summary.format())
     report = (out / "report.md").read_text(encoding="utf-8")

@@ -65,6 +65,9 @@ class SynthConfig:
         backend_options: passed to every ``get_backend`` (``cache_dir``, ``max_retries``, ``timeout``, ...).
         progress: show a progress bar.
         push: a Hub dataset repo to upload ``verified/`` to at the end.
+        executor: ``local`` (threads here) or ``ray`` (actors on a Ray cluster, one writer actor for ``SYN_DIR``;
+            see :mod:`scigenbench.training.ray_synth`). Not part of the identity: a run may resume on the other.
+        ray_options: a :class:`~scigenbench.generators.executors.RayOptions` (or a dict of its fields).
     """
 
     input: InputSpec
@@ -84,8 +87,13 @@ class SynthConfig:
     backend_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
     push: str | None = None
+    executor: str = "local"
+    ray_options: Any = None
 
     def __post_init__(self) -> None:
+        from scigenbench.generators.executors import check_executor
+
+        check_executor(self.executor)
         if self.max_attempts < 1:
             raise ValueError(f"--max-attempts must be at least 1, got {self.max_attempts}")
         if self.max_reasks < 0:
@@ -411,18 +419,24 @@ def synthesize(config: SynthConfig) -> SynthSummary:
             return (f"budget ${config.budget_usd:.4f} reached: spent ${spent:.4f}" if spent >= config.budget_usd
                     else None)
 
-        result = schedule(todo, lambda item: process_item(item, ctx),
-                          concurrency=config.items_in_flight or ITEMS_PER_REQUEST_SLOT * config.concurrency,
-                          may_start=may_start,
-                          progress=config.progress)
+        worker_calls = worker_spent = 0
+        if config.executor == "ray" and todo:
+            from scigenbench.training.ray_synth import schedule_on_ray
+
+            result, worker_calls, worker_spent = schedule_on_ray(todo, config, config.ray_options,
+                                                                 progress=config.progress)
+        else:
+            result = schedule(todo, lambda item: process_item(item, ctx),
+                              concurrency=config.items_in_flight or ITEMS_PER_REQUEST_SLOT * config.concurrency,
+                              may_start=may_start, progress=config.progress)
         summary = SynthSummary(out=str(out), n_items=len(items), n_skipped_rows=len(skipped),
                                n_processed=len(result.outcomes), n_not_started=result.not_started,
                                stopped=result.stopped, stop_reason=result.stop_reason)
         summary.all_failed = bool(result.outcomes) and all(
             o["status"] in ("failed", "error", "generation_failed")
             for o in result.outcomes)
-        summary.calls = ctx.calls()
-        summary.cost_usd = ctx.spent() - spent_at_start
+        summary.calls = ctx.calls() + worker_calls
+        summary.cost_usd = ctx.spent() - spent_at_start + worker_spent
         report = write_outputs(out, config, items, skipped, n_rows, ctx)
         summary.funnel = report["funnel"]["total"]
         summary.top_reasons = report["top_reasons"]
@@ -450,14 +464,9 @@ def build_context(config: SynthConfig) -> SynthContext:
     """The backends, the generator, the stores and the run folder of a synthesis (closed by
     :func:`close_context`)."""
     from scigenbench.dataset.runs import RunFolder
-    from scigenbench.generators.backends import get_backend
-    from scigenbench.metrics.specs import is_proxy, resolve_backend
+    from scigenbench.metrics.specs import is_proxy
 
-    options = {"limits": call_limits(config), **config.backend_options}
-    constructor = get_backend(config.model, **options)
-    generator = build_generator(config, options["limits"])
-    judge = resolve_backend(config.judge, **options)
-    grader = resolve_backend(config.grader, **options) if config.grader else None
+    constructor, generator, judge, grader = build_context_parts(config)
     out = Path(config.out)
     store = StageStore(out, STAGES)
     store.recover()
@@ -474,6 +483,19 @@ def call_limits(config: SynthConfig) -> Any:
     from scigenbench.generators.backends.limits import CallLimits
 
     return CallLimits(config.concurrency)
+
+
+def build_context_parts(config: SynthConfig) -> tuple[Any, Any, Any, Any]:
+    """``(constructor, generator, judge, grader)`` of a synthesis (also rebuilt in each Ray worker)."""
+    from scigenbench.generators.backends import get_backend
+    from scigenbench.metrics.specs import resolve_backend
+
+    options = {"limits": call_limits(config), **config.backend_options}
+    constructor = get_backend(config.model, **options)
+    generator = build_generator(config, options["limits"])
+    judge = resolve_backend(config.judge, **options)
+    grader = resolve_backend(config.grader, **options) if config.grader else None
+    return constructor, generator, judge, grader
 
 
 def build_generator(config: SynthConfig, limits: Any = None) -> Any:

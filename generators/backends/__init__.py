@@ -50,7 +50,7 @@ BACKENDS.register("fake", "scigenbench.generators.backends.fake:build")
 
 #: options taken by the ManagedBackend wrapper; everything else goes to the backend's factory
 WRAPPER_OPTIONS = ("cache", "cache_dir", "max_retries", "timeout", "deadline", "backoff_base", "backoff_max",
-                   "max_retry_wait", "concurrency", "rpm", "adaptive", "prices", "budget_usd", "limits")
+                   "max_retry_wait", "concurrency", "rpm", "adaptive", "prices", "budget_usd", "limits", "rate_limiter")
 #: backends whose answers are not worth caching by default (already local and instant)
 _UNCACHED_BY_DEFAULT = {"fake", "replay"}
 
@@ -84,7 +84,8 @@ def get_backend(spec: str, **options: Any):
             ``transformers:<model or path>``, ``replay:<file>`` or ``fake``.
         **options: wrapper options (``cache``, ``cache_dir``, ``max_retries``, ``timeout``, ``deadline``,
             ``backoff_base``, ``backoff_max``, ``max_retry_wait``, ``concurrency``, ``rpm``, ``adaptive``,
-            ``prices``, ``budget_usd``, ``limits`` (a :class:`~.limits.CallLimits` shared by several backends);
+            ``prices``, ``budget_usd``, ``limits`` (a :class:`~.limits.CallLimits` shared by several backends),
+            ``rate_limiter`` (one request rate shared across processes, e.g. Ray workers);
             see :class:`~.managed.ManagedBackend`) and backend options (e.g.
             ``api_key_env=`` for ``openai``, ``device=``/``dtype=`` for ``transformers``, ``responses=`` for
             ``fake``).

@@ -57,6 +57,12 @@ class FakeBackend(ChatBackend):
         return ChatResult(text=text, model=self.model, backend=self.name, usage=usage,
                           latency_s=time.monotonic() - start)
 
+    async def _achat(self, messages: list[dict[str, Any]], *, timeout: float | None = None,
+                     **params: Any) -> ChatResult:
+        """Answered on the event loop itself (no worker thread), so concurrent callers consume a scripted list in
+        the order they call, deterministically."""
+        return self._chat(messages, timeout=timeout, **params)
+
     def _next_item(self, messages: list[dict[str, Any]]) -> Any:
         if self._handler is not None:
             return None

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from contextlib import asynccontextmanager, contextmanager
-from typing import AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 
 class ConcurrencyLimiter:
@@ -128,8 +128,8 @@ class RateLimiter:
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
-    def _reserve(self) -> float:
-        """Reserve the next start slot; return how long to wait for it."""
+    def reserve(self) -> float:
+        """Reserve the next start slot; return how long to wait for it (seconds, on this process's clock)."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next, self._paused_until)
@@ -142,12 +142,12 @@ class RateLimiter:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     def wait(self) -> None:
-        delay = self._reserve()
+        delay = self.reserve()
         if delay > 0:
             time.sleep(delay)
 
     async def await_slot(self) -> None:
-        delay = self._reserve()
+        delay = self.reserve()
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -183,11 +183,14 @@ class CallLimits:
         concurrency: requests in flight at once, over every backend sharing these limits.
         rpm: requests per minute over all of them (``None``: unlimited).
         adaptive: halve the shared concurrency on a 429, grow it back when healthy.
+        rate_limiter: an object with the :class:`RateLimiter` methods used instead of ``RateLimiter(rpm)``.
     """
 
-    def __init__(self, concurrency: int = 8, rpm: float | None = None, adaptive: bool = False):
+    def __init__(self, concurrency: int = 8, rpm: float | None = None, adaptive: bool = False, *,
+                 rate_limiter: Any = None):
         self.limiter = ConcurrencyLimiter(concurrency)
-        self.rate = RateLimiter(rpm)
+        # a rate limiter shared beyond this process (Ray workers: executors.SharedRateLimiter) replaces rpm
+        self.rate = rate_limiter if rate_limiter is not None else RateLimiter(rpm)
         self.adaptive = AdaptiveController(self.limiter, int(concurrency)) if adaptive else None
         self.rpm = rpm
 

@@ -81,13 +81,17 @@ class ManagedBackend(ChatBackend):
             concurrency, rpm and adaptive control replace ``concurrency``/``rpm``/``adaptive``.
         prices: price table (dict, JSON path, :class:`PriceTable`; default ``$SCIGENBENCH_PRICES``).
         budget_usd: stop with :class:`BudgetExceededError` before a call that could exceed it.
+        rate_limiter: an object with the :class:`RateLimiter` methods (``wait``, ``await_slot``, ``pause_for``)
+            used instead of a private ``RateLimiter(rpm)``: several backends (e.g. Ray workers on many nodes,
+            see :mod:`scigenbench.generators.executors`) then share one request rate.
     """
 
     def __init__(self, inner: ChatBackend, *, cache: bool = True, cache_dir: Any = None, max_retries: int = 4,
                  timeout: float = 120.0, deadline: float | None = None, backoff_base: float = 1.0,
                  backoff_max: float = 30.0, max_retry_wait: float = 120.0, concurrency: int = 8,
                  rpm: float | None = None, adaptive: bool = False, prices: Any = None,
-                 budget_usd: float | None = None, limits: CallLimits | None = None):
+                 budget_usd: float | None = None, limits: CallLimits | None = None,
+                 rate_limiter: Any = None):
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.inner = inner
@@ -98,7 +102,7 @@ class ManagedBackend(ChatBackend):
         self.max_retries, self.timeout, self.deadline = int(max_retries), float(timeout), deadline
         self.backoff_base, self.backoff_max, self.max_retry_wait = backoff_base, backoff_max, max_retry_wait
         if limits is None:
-            limits = CallLimits(concurrency, rpm, adaptive)
+            limits = CallLimits(concurrency, rpm, adaptive, rate_limiter=rate_limiter)
         self.limits = limits
         self.limiter, self.rate, self.adaptive = limits.limiter, limits.rate, limits.adaptive
         self.prices = PriceTable.from_option(prices)

@@ -173,6 +173,7 @@ class ImgCoder(Generator):
     """
 
     name = "imgcoder"
+    stage = "render"
 
     def __init__(self, backbone: Any, config: ImgCoderConfig | None = None, *, pool: Any = None,
                  **backend_options: Any):

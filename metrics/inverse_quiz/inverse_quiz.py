@@ -8,24 +8,28 @@ from scigenbench.metrics.modules import CITATION, compute_quiz
 _DESCRIPTION = """\
 Inverse quiz validation (SciGenBench). Each generated image comes with 1-6 multiple-choice quizzes about what the
 figure should show. A vision-language model (the "judge" backend) answers every quiz from the image alone; the
-chosen letter is read by rule (a final "Answer: X" line, the option's text, or a single standalone letter) and a
-grader model is asked only when the reply is ambiguous. Reports micro accuracy (over quizzes), macro accuracy
+chosen letter is read by rule only when the reply is unambiguous (a final "Answer: X" line, a lone letter,
+"the answer is (X)", \\boxed{X}, or exactly one option's text) and a grader model reads the rest. Reports micro accuracy (over quizzes), macro accuracy
 (per image, then averaged), the perfect-image rate, coverage, and the constant-letter guessing baseline.
 A missing image (None) is "missing": its quizzes count as wrong in the headline (strict) numbers and are left out of
 the *_lenient (upstream-style) ones. A quiz
-the pipeline could not grade (API failure, unparsable grader) makes the image "unscored", never wrong.
+the pipeline could not grade (API failure, unparsable grader after bounded re-asks) is left out of micro accuracy
+(counted in n_quizzes_unscored) and its image's perfect-image state is unscored, never wrong.
 """
 
 _KWARGS_DESCRIPTION = """
 Args:
     images (`list` of images): generated images (PIL images, file paths or bytes); `None` for a failed generation.
     quizzes (`list` of `list` of `dict`): per image, its quizzes: `question` (str), `options` (dict letter -> text,
-        letters A-E; a missing or None letter is not offered), `correct_option` (str).
+        letters A-E; a missing or None letter is not offered), `correct_option` (str). Rows of
+        `load_scigenbench(...)["quizzes"]` (or an export, or the Hub dataset) pass as they are: other keys are
+        ignored, except `scorable: False` (a quiz validation marked unanswerable is not asked).
     judge (`str`): backend spec of the answering model, e.g. `"openai:gpt-4o-mini@http://localhost:8000/v1"`,
         `"hf-inference:<model>"`, `"transformers:<path>"`, `"fake"`, or `"ocr"` (offline OCR proxy, labelled so).
     judge_options (`dict`, optional): options for the backend (`responses=[...]` for `fake`, `cache`, `timeout`...).
-    grader (`str`, optional): backend spec of the letter grader, used only for ambiguous replies. Without one,
-        an ambiguous reply counts its last standalone letter and a reply naming no option scores 0.
+    grader (`str`, optional): backend spec of the letter grader, used only for replies the rule cannot read
+        (no final "Answer: X", lone letter or exact option text). Without one such a quiz is unscored (left out of
+        micro accuracy, its raw reply kept) — never a guessed letter.
     grader_options (`dict`, optional): options for the grader backend.
     blind (`bool`, default False): ask the quizzes without the image (how guessable are they?).
     ids, domains, image_types (`list`, optional): per-image labels kept in the records.
@@ -66,10 +70,12 @@ Examples:
     (0.5, 1.0, 1, True)
 """
 
-#: options as JSON: any subset of the letters A-E, values may be None (datasets < 5 lacks Json: pass
-#: json.dumps(options) strings there)
-_OPTIONS = datasets.Json() if hasattr(datasets, "Json") else datasets.Value("string")
+#: quizzes as JSON, so rows pass exactly as load_scigenbench, an export or the Hub dataset give them (extra keys
+#: such as evidence/scorable/defects/extra, options with absent letters as None). datasets < 5 lacks Json: there
+#: quizzes are the three-key structs and options json.dumps(...) strings.
 _LIST = getattr(datasets, "List", datasets.Sequence)
+_QUIZZES = datasets.Json() if hasattr(datasets, "Json") else _LIST(
+    {"question": datasets.Value("string"), "options": datasets.Value("string"), "correct_option": datasets.Value("string")})
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -81,8 +87,7 @@ class InverseQuiz(evaluate.Metric):
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features({
                 "images": datasets.Image(),
-                "quizzes": _LIST({"question": datasets.Value("string"), "options": _OPTIONS,
-                                          "correct_option": datasets.Value("string")}),
+                "quizzes": _QUIZZES,
             }),
             reference_urls=["https://arxiv.org/abs/2601.17027", "https://github.com/SciGenBench/SciGenBench"],
         )

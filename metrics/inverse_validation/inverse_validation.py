@@ -17,7 +17,9 @@ INCORRECT and INVALID (refusal, cut off) score 0. An empty question makes the ro
 _KWARGS_DESCRIPTION = """
 Args:
     images (`list` of images): generated figures; `None` for a failed generation.
-    questions (`list` of `str`): the question to answer from the image (empty string: not applicable).
+    questions (`list` of `str`): the question to answer from the image; `ds["multimodal_question"]` of
+        `load_scigenbench(...)` as it is (`None` or empty: not applicable; for SeePhys, whose rows have none, pass
+        `ds["question"]`, the question upstream asks).
     answers (`list` of `str`): the gold answers.
     judge (`str`): backend spec of the answering model (`"openai:<model>@<url>"`, `"fake"`, ...).
     judge_options (`dict`, optional): backend options.
@@ -66,6 +68,14 @@ class InverseValidation(evaluate.Metric):
                                         "answers": datasets.Value("string")}),
             reference_urls=["https://arxiv.org/abs/2601.17027", "https://github.com/SciGenBench/SciGenBench"],
         )
+
+    def compute(self, **kwargs):
+        """Compute R_inv over the inputs (see the module's inputs description)."""
+        # SeePhys rows (and SciGen rows without one) have multimodal_question None: not applicable, not an error
+        for name in ("questions", "answers"):
+            if kwargs.get(name) is not None:
+                kwargs[name] = ["" if value is None else value for value in kwargs[name]]
+        return super().compute(**kwargs)
 
     def _compute(self, images, questions, answers, judge=None, judge_options=None, grader=None, grader_options=None,
                  ids=None, domains=None, image_types=None, n_boot=0, return_records=False):
