@@ -165,9 +165,9 @@ def run_generation(
     progress: bool = True,
     dataset: str = "mini",
     force: bool = False,
+    selection: dict[str, Any] | None = None,
     executor: str = "local",
     ray_options: Any = None,
-    selection: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Generate one image per problem into a resumable run folder.
 
@@ -181,13 +181,13 @@ def run_generation(
         progress: Show a tqdm progress bar (on stderr) and print failures as they happen.
         dataset: Dataset name recorded in ``run.json`` (``mini``, ``scigen``, ``seephys`` or your own).
         force: Write into a folder made with another configuration (each record keeps its own config hash).
+        selection: When ``problems`` are a selection of a split: ``{"n_split": N, "criteria": {...}}``; the
+            selected ids are recorded in ``run.json`` (see ``RunFolder.record_selection``) and ``evaluate`` then
+            scores those items only, as a partial run.
         executor: ``"local"`` (threads in this process) or ``"ray"`` (a Ray cluster; see
             :mod:`scigenbench.generators.executors`; ``concurrency`` is then ``ray_options.in_flight`` per
             worker). Same run folder, same records, written by this process only.
         ray_options: a :class:`~scigenbench.generators.executors.RayOptions` (or a dict of its fields).
-        selection: When ``problems`` are a selection of a split: ``{"n_split": N, "criteria": {...}}``; the
-            selected ids are recorded in ``run.json`` (see ``RunFolder.record_selection``) and ``evaluate`` then
-            scores those items only, as a partial run.
 
     Returns:
         A :class:`RunSummary`; ``summary.exit_code()`` is what a command line should return.

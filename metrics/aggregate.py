@@ -45,42 +45,82 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> float | None:
     return float(num.sum() / total) if total > 0 else None
 
 
-def _bootstrap(num: np.ndarray, den: np.ndarray, n_boot: int, seed: int) -> list[float] | None:
-    """95 % percentile CI of Σnum/Σden under resampling of items (seeded)."""
+def _bootstrap(num: np.ndarray, den: np.ndarray, n_boot: int, seed: int,
+               samples: list[np.ndarray] | None = None) -> list[float] | None:
+    """95 % percentile CI of Σnum/Σden under resampling of items (seeded).
+
+    With ``samples`` (each item's per-sample numerators, K judge samples), the bootstrap has two stages: items are
+    resampled, and each resampled item's numerator is the mean of its K samples drawn again with replacement, so
+    the interval holds both the item sampling and the judge's own sampling variance (PROTOCOL §4.1)."""
     if n_boot <= 0 or len(num) < 2 or den.sum() == 0:
         return None
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(num), size=(n_boot, len(num)))
     dens = den[idx].sum(axis=1)
     ok = dens > 0
-    stats = num[idx].sum(axis=1)[ok] / dens[ok]
+    if samples is not None and any(len(s) > 1 for s in samples):
+        redrawn = np.column_stack([s[rng.integers(0, len(s), size=(n_boot, len(s)))].mean(axis=1)
+                                   for s in samples])
+        stats = redrawn[np.arange(n_boot)[:, None], idx].sum(axis=1)[ok] / dens[ok]
+    else:
+        stats = num[idx].sum(axis=1)[ok] / dens[ok]
     lo, hi = np.percentile(stats, [2.5, 97.5])
     return [float(lo), float(hi)]
 
 
-def ratio_stat(rows: list[tuple[str, float, float]], n_boot: int, seed: int) -> dict[str, Any]:
+def ratio_stat(rows: list[tuple[str, Any, float]], n_boot: int, seed: int) -> dict[str, Any]:
     """Strict and lenient Σnum/Σden with CIs. ``rows`` = (state, numerator, denominator) per item; missing items
-    bring their denominator with a zero numerator to the strict statistic only."""
+    bring their denominator with a zero numerator to the strict statistic only. A numerator may be the list of an
+    item's per-sample values (repeated judge sampling): its mean counts, and the CI is the two-stage bootstrap."""
     strict = [(n, d) for s, n, d in rows if s in (SCORED, MISSING)]
     lenient = [(n, d) for s, n, d in rows if s == SCORED]
     out = {}
     for name, pairs in (("strict", strict), ("lenient", lenient)):
-        num = np.array([p[0] for p in pairs], dtype=float)
+        samples = [np.atleast_1d(np.asarray(p[0], dtype=float)) for p in pairs]
+        num = np.array([s.mean() for s in samples], dtype=float)
         den = np.array([p[1] for p in pairs], dtype=float)
         out[name] = _ratio(num, den)
-        out[f"{name}_ci95"] = _bootstrap(num, den, n_boot, seed)
+        out[f"{name}_ci95"] = _bootstrap(num, den, n_boot, seed, samples)
     return out
 
 
-def _mean_rows(records: list[ItemResult], value: Callable[[ItemResult], float]) -> list[tuple[str, float, float]]:
-    return [(r.state, value(r) if r.state == SCORED else 0.0, 1.0) for r in records]
+def _scored_samples(r: ItemResult) -> list[dict[str, Any]]:
+    return [s for s in r.details.get("samples") or [] if s.get("state") == SCORED]
+
+
+def _mean_rows(records: list[ItemResult], value: Callable[[ItemResult], float],
+               per_sample: Callable[[dict[str, Any]], float] | None = None) -> list[tuple[str, Any, float]]:
+    """(state, value, 1) per item; with ``per_sample`` and repeated samples, the value is the per-sample list."""
+    rows = []
+    for r in records:
+        samples = _scored_samples(r) if per_sample is not None and r.state == SCORED else []
+        value_of = [per_sample(s) for s in samples] if samples else (value(r) if r.state == SCORED else 0.0)
+        rows.append((r.state, value_of, 1.0))
+    return rows
 
 
 def summarize_judge(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
-    out = {"overall": ratio_stat(_mean_rows(records, lambda r: r.score), n_boot, seed)}
+    out = {"overall": ratio_stat(_mean_rows(records, lambda r: r.score, lambda s: s["score"]), n_boot, seed)}
     for dim in JUDGE_DIMENSIONS:
-        out[dim] = ratio_stat(_mean_rows(records, lambda r, d=dim: r.details["dimensions"][d]), n_boot, seed)
+        out[dim] = ratio_stat(_mean_rows(records, lambda r, d=dim: r.details["dimensions"][d],
+                                         lambda s, d=dim: s["dimensions"][d]), n_boot, seed)
     return out
+
+
+def _perfect_row(r: ItemResult) -> tuple[str, Any, float]:
+    """The perfect-image row of an item: the perfect-image state of an item with an unscored quiz (and no wrong
+    one) is unknown and left out; with repeated samples, the per-sample values of the samples where it is known."""
+    def known(d: dict[str, Any], score: Any) -> Any:
+        return d.get("perfect", score == 1.0)
+
+    if r.state != SCORED:
+        return r.state, 0.0, 1.0
+    samples = _scored_samples(r)
+    if samples:
+        values = [float(bool(known(s, s["score"]))) for s in samples if known(s, s["score"]) is not None]
+        return (SCORED, values, 1.0) if values else (UNSCORED, 0.0, 1.0)
+    perfect = known(r.details, r.score)
+    return (UNSCORED, 0.0, 1.0) if perfect is None else (SCORED, float(bool(perfect)), 1.0)
 
 
 def summarize_quiz(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
@@ -91,16 +131,17 @@ def summarize_quiz(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, s
             return float(r.details.get("n_graded", r.details.get("n_quizzes", 0)))
         return float(r.details.get("n_quizzes", 0))
 
-    micro = [(r.state, float(r.details.get("n_correct", 0)) if r.state == SCORED else 0.0, n_quizzes(r))
-             for r in records]
-    # the perfect-image state of an item with an unscored quiz (and no wrong one) is unknown: left out
-    perfect = [(UNSCORED if r.state == SCORED and r.details.get("perfect", True) is None else r.state,
-                float(bool(r.details.get("perfect", r.score == 1.0))) if r.state == SCORED else 0.0, 1.0)
-               for r in records]
+    def n_correct(r: ItemResult) -> Any:
+        if r.state != SCORED:
+            return 0.0
+        samples = _scored_samples(r)
+        return [float(s["n_correct"]) for s in samples] if samples else float(r.details.get("n_correct", 0))
+
+    micro = [(r.state, n_correct(r), n_quizzes(r)) for r in records]
     return {
         "quiz_acc_micro": ratio_stat(micro, n_boot, seed),
-        "quiz_acc_macro": ratio_stat(_mean_rows(records, lambda r: r.score), n_boot, seed),
-        "perfect_image_rate": ratio_stat(perfect, n_boot, seed),
+        "quiz_acc_macro": ratio_stat(_mean_rows(records, lambda r: r.score, lambda s: s["score"]), n_boot, seed),
+        "perfect_image_rate": ratio_stat([_perfect_row(r) for r in records], n_boot, seed),
         "n_quizzes_scored": int(sum(n_quizzes(r) for r in records if r.state == SCORED)),
         "n_quizzes_unscored": int(sum(r.details.get("n_unscored_quizzes", 0) for r in records if r.state == SCORED)
                                   + sum(r.details.get("n_quizzes", 0) for r in records if r.state == UNSCORED)),
@@ -115,7 +156,7 @@ def summarize_quiz(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, s
 def summarize_rinv(records: list[ItemResult], n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     methods = Counter(r.details.get("method") for r in records if r.state == SCORED)
     verdicts = Counter(r.details.get("verdict") for r in records if r.state == SCORED)
-    return {"rinv_acc": ratio_stat(_mean_rows(records, lambda r: r.score), n_boot, seed),
+    return {"rinv_acc": ratio_stat(_mean_rows(records, lambda r: r.score, lambda s: s["score"]), n_boot, seed),
             "by_method": dict(methods), "verdicts": dict(verdicts)}
 
 

@@ -111,6 +111,12 @@ class EvalReport:
     worker_cost_usd: float = 0.0
     #: ids with an image in the run that are not items of the dataset (not scored; usually a wrong --dataset)
     unknown_ids: list[str] = field(default_factory=list)
+    #: judge panels (PROTOCOL §4.1): each judge's summaries and records per metric, and agreement per metric
+    judge_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    judge_records: dict[str, dict[str, list[ItemResult]]] = field(default_factory=dict)
+    agreement: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: answerers evaluated: judges × samples (1 for the ordinary single-judge evaluation)
+    passes: int = 1
     #: which items were evaluated: ``over`` (``selection``/``split``), ``n_items``, ``n_split``, ``dataset``,
     #: ``partial`` (fewer items than the split: such a run is never ranked against full runs)
     scope: dict[str, Any] = field(default_factory=dict)
@@ -136,6 +142,8 @@ class EvalReport:
                 lines.append(f"{metric}: {plan['items_to_evaluate']} items to evaluate, {plan['calls']} model calls"
                              + (f" (+ up to {plan['grader_calls_max']} grader calls)" if plan["grader_calls_max"]
                                 else ""))
+            if self.passes > 1:
+                lines.append(f"(items counted once per judge and sample: {self.passes} answerers)")
             total = sum(p["calls"] for p in self.planned_calls.values())
             total_max = total + sum(p["grader_calls_max"] for p in self.planned_calls.values())
             lines.append(f"dry run: would make {total} model calls (at most {total_max}); cached answers cost none")
@@ -149,6 +157,7 @@ class EvalReport:
                          f"reused {self.reused.get(metric, 0)})" + (" [OCR PROXY]" if s.get("proxy") else ""))
             lines.extend(f"{metric}: {label} not computed: {s[key]}" for key, label in SET_METRIC_ERRORS
                          if s.get(key))
+            lines.extend(_judge_lines(metric, s, self.judge_summaries, self.agreement.get(metric)))
         lines.append(f"model calls: {sum(self.calls.values())}, tokens: {self.tokens}, cost: ${self.cost_usd:.4f}, "
                      f"{self.seconds:.1f} s")
         return "\n".join(lines)
@@ -160,6 +169,30 @@ SET_METRIC_ERRORS = (("clip_error", "CLIP score"), ("fid_error", "FID/KID"))
 
 def _fmt(value: float | None, scale: float = 1.0) -> str:
     return "n/a" if value is None else f"{value * scale:.2f}"
+
+
+def _judge_lines(metric: str, s: dict[str, Any], per_judge: dict[str, dict[str, Any]],
+                 agreement: dict[str, Any] | None) -> list[str]:
+    """CLI lines for samples, each panel judge and the agreement of one metric."""
+    lines = []
+    if s.get("samples", 1) > 1:
+        spread = s.get("sample_sd_mean")
+        temperature = s.get("temperature")
+        lines.append(f"{metric}: {s['samples']} samples per item (temperature "
+                     + (f"{temperature})" if temperature is not None else
+                        "0: samples differ only if the judge is nondeterministic; set --temperature)")
+                     + (f", mean per-item score sd {spread:.3f}" if spread is not None else ""))
+    for judge, summaries in per_judge.items():
+        if metric in summaries:
+            lines.append(f"{metric}:   judge {judge}: {_headline(metric, summaries[metric])}")
+    if agreement:
+        def pairs(block: dict[str, Any] | None) -> str:
+            return ", ".join(f"{k} {_fmt(v)}" for k, v in (block or {}).items()) or "n/a"
+        lines.append(f"{metric}: agreement ({len(agreement['judges'])} judges, {agreement['level']}, "
+                     f"{agreement['n_pairable_units']} units): Krippendorff alpha "
+                     f"{_fmt(agreement['krippendorff_alpha'])}; Cohen kappa {pairs(agreement['cohen_kappa'])}; "
+                     f"Spearman {pairs(agreement.get('spearman'))}")
+    return lines
 
 
 def _headline(metric: str, s: dict[str, Any]) -> str:
@@ -205,14 +238,15 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
                  fidelity_mode: str = "default", judge_parse: str = "strict", quiz_grader: str = "rule",
                  n_boot: int = 1000, clip_model: Any = None, fid: bool = False, feature_extractor: Callable[..., Any] | None = None,
                  compat: dict[str, str] | None = None, graders: dict[str, Any] | None = None,
-                 executor: str = "local", ray_options: Any = None,
-                 over: str = "selection") -> EvalReport:
+                 over: str = "selection", executor: str = "local", ray_options: Any = None, samples: int = 1,
+                 temperature: float | None = None) -> EvalReport:
     """Score a run folder with the chosen metrics.
 
     Args:
         run_dir: a generation run folder.
         metrics: names or a comma-separated string from :data:`METRICS` (``blind`` = ``quiz_blind``).
-        judge: backend spec (or backend) of the judge / answering model; ``ocr`` for the OCR proxy.
+        judge: backend spec (or backend) of the judge / answering model; ``ocr`` for the OCR proxy. A list of
+            several makes a judge panel (PROTOCOL §4.1): per-judge results, panel result and agreement.
         grader: backend spec of the grader (letter matching for quizzes, verdicts for R_inv). Quiz letters
             fall back to rule-only reading without one; R_inv defaults to the judge.
         graders: per-metric graders overriding ``grader``: ``{"quiz": spec, "rinv": spec}`` (upstream used
@@ -245,10 +279,20 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
             becomes ``ray_options.in_flight`` requests per actor, and ``rpm`` stays one limit for the cluster).
             Same ``scores/``, written by this process only.
         ray_options: a :class:`~scigenbench.generators.executors.RayOptions` (or a dict of its fields).
+        samples: score each item K times with the judge (sample k ≥ 1 is requested with ``seed=k``); per-item
+            mean and spread, two-stage bootstrap CIs (PROTOCOL §4.1).
+        temperature: the judge's / answering model's decoding temperature (graders stay at 0).
     """
     from scigenbench.generators.executors import check_executor
 
     check_executor(executor)
+    from scigenbench.metrics import panel_run
+
+    judges = panel_run.judge_list(judge)
+    if samples < 1:
+        raise ValueError(f"--samples must be >= 1, got {samples}")
+    if executor == "ray" and (len(judges) > 1 or samples > 1 or temperature is not None):
+        raise ValueError("judge panels, --samples and --temperature run with the local executor (drop --executor ray)")
     started = time.perf_counter()
     extra = validate_compat(compat)
     run = open_run(run_dir)
@@ -264,7 +308,7 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
         split_ids = {str(p["id"]) for p in problems}
         scope = {"over": "problems", "n_items": len(problems), "n_split": len(problems), "dataset": dataset,
                  "partial": False}
-    if is_proxy(judge):
+    if any(is_proxy(j) for j in judges):
         unsupported = [m for m in metrics if m not in PROXY_METRICS]
         if unsupported:
             raise ValueError(f"the ocr proxy answers multiple-choice quizzes only; metrics {unsupported} need a real "
@@ -275,13 +319,14 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     if executor == "ray":
         from scigenbench.metrics.ray_eval import ray_backend_specs
 
-        ray_backend_specs(judge, grader, *(graders or {}).values())
+        ray_backend_specs(judges[0], grader, *(graders or {}).values())
     remote_options = dict(options)  # the Ray workers build their own limits from these
     limits = CallLimits(concurrency, options.pop("rpm", None), bool(options.pop("adaptive", False)))
     options.pop("concurrency", None)
     options["limits"] = limits
     needs_models = any(m != "fidelity" for m in metrics)
-    judge_backend = _build(judge, options, dry_run) if needs_models else None
+    judge_backends = [_build(j, options, dry_run) if needs_models else None for j in judges]
+    judge_backend = judge_backends[0]
     specs = {"quiz": grader, "rinv": grader, **{k: v for k, v in (graders or {}).items() if v is not None}}
     built: dict[int, Any] = {}
     grader_backends: dict[str, Any] = {}
@@ -294,7 +339,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     if quiz_grader == "llm" and any(m.startswith("quiz") for m in metrics) and specs.get("quiz") is None:
         raise ValueError("quiz_grader=llm (upstream's verification call) needs a grader model: pass --grader or "
                          "--quiz-grader SPEC")
-    judge_id = model_id(judge_backend) if judge_backend is not None else judge
+    slots = panel_run.answerer_slots(judges, judge_backends, samples, temperature)
+    judge_id = slots[0].judge_id
     grader_ids = {m: (model_id(b) if b is not None else specs.get(m if m != "quiz_blind" else "quiz"))
                   for m, b in grader_backends.items()}
     report = EvalReport(Path(run_dir), metrics, dry_run=dry_run, scope=scope)
@@ -309,38 +355,50 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str, judge: str | Any
     eval_dir = run.root / RESULTS_DIR
     file_shas = {str(p["id"]): _file_sha(run.image(str(p["id"]))) for p in problems}
     settings = dict(fidelity_mode=fidelity_mode, judge_parse=judge_parse, quiz_grader=quiz_grader, **extra)
-    current, work = _plan_work(metrics, problems, run, file_shas, eval_dir, judge_id, grader_ids, settings, report)
+    current, work = _plan_work(metrics, problems, run, file_shas, eval_dir, slots, grader_ids, settings, report)
+    report.passes = len(slots)
     if dry_run:
         for metric in metrics:
-            todo = [w.problem for w in work if any(t.metric == metric for t in w.tasks)]
-            report.planned_calls[metric] = _plan(metric, todo, run, grader_ids.get(metric))
+            for slot in panel_run.slots_of(metric, slots):
+                todo = [w.problem for w in work if any(t.metric == metric and t.judge == slot.key for t in w.tasks)]
+                plan = _plan(metric, todo, run, grader_ids.get(metric))
+                into = report.planned_calls.setdefault(metric, dict.fromkeys(plan, 0))
+                for name, n in plan.items():
+                    into[name] += n
         report.seconds = time.perf_counter() - started
         return report
-    ctx = EvalContext(answerers={"default": judge_backend}, default="default",
-                      graders=grader_backends, switches=settings)
+    ctx = EvalContext(answerers={slot.key or "default": slot.backend for slot in slots},
+                      default=slots[0].key or "default", graders=grader_backends, switches=settings)
     if executor == "ray" and work:
         from scigenbench.metrics.ray_eval import run_work_on_ray
 
         specs_by_metric = {m: specs.get(m if m != "quiz_blind" else "quiz") for m in grader_backends}
-        run_work_on_ray(work, eval_dir, report, current, judge=judge, graders=specs_by_metric,
+        run_work_on_ray(work, eval_dir, report, current, judge=judges[0], graders=specs_by_metric,
                         backend_options=remote_options, switches=settings, ray_options=ray_options,
                         progress=progress)
     else:
         _run_work(ctx, work, eval_dir, report, current, concurrency=concurrency, progress=progress)
+    model_metrics = panel_run.combined_metrics(metrics, slots)
     for metric in metrics:
-        report.records[metric] = [current[metric][str(p["id"])] for p in problems]
-        report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
+        if metric not in model_metrics:
+            report.records[metric] = [current[metric][str(p["id"])] for p in problems]
+            report.summaries[metric] = aggregate.summarize(report.records[metric], metric, n_boot=n_boot)
+    if model_metrics:  # a judge panel and/or K samples: combine the answerers' records (PROTOCOL §4.1)
+        panel_run.combine(report, current, problems, model_metrics, slots, samples, temperature, n_boot)
+    for metric in metrics:
         report.summaries[metric]["scope"] = scope
     if "fidelity" in metrics and (clip_model is not None or fid or feature_extractor is not None):
         report.summaries["fidelity"].update(fidelity_set_metrics(
             problems, run, report.records["fidelity"], clip_model=clip_model, fid=fid or bool(feature_extractor),
             feature_extractor=feature_extractor, mode=fidelity_mode))
-    for backend in {id(b): b for b in (judge_backend, *grader_backends.values()) if b is not None}.values():
+    for backend in {id(b): b for b in (*judge_backends, *grader_backends.values()) if b is not None}.values():
         stats = backend.stats() if hasattr(backend, "stats") else {}
         report.cost_usd += float(stats.get("cost_usd", 0.0) or 0.0)
     if executor == "ray":  # the workers made the calls: their records carry the cost
         report.cost_usd += report.worker_cost_usd
     _write_outputs(report, eval_dir, problems)
+    if model_metrics:
+        panel_run.write_panel_outputs(report, eval_dir)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -365,24 +423,34 @@ def _scope(problems: list[dict[str, Any]], run: RunImages, over: str, dataset: s
 
 
 def _plan_work(metrics: list[str], problems: list[dict[str, Any]], run: RunImages, file_shas: dict[str, str | None],
-               eval_dir: Path, judge_id: str | None, grader_ids: dict[str, str | None], settings: dict[str, str],
+               eval_dir: Path, slots: list[Any], grader_ids: dict[str, str | None], settings: dict[str, str],
                report: EvalReport) -> tuple[dict[str, dict[str, ItemResult]], list[ItemWork]]:
-    """Records already final under today's keys (reused) and, per item, the tasks still to compute."""
-    current: dict[str, dict[str, ItemResult]] = {m: {} for m in metrics}
+    """Records already final under today's keys (reused) and, per item, the tasks still to compute.
+
+    ``slots`` are the answerers (:func:`~scigenbench.metrics.panel_run.answerer_slots`): one per judge and sample;
+    a slot's records live in ``current[slot_name(metric, slot.key)]`` and its keys name its judge, sample and
+    temperature. The ordinary single-judge evaluation has one slot whose key is ``None``."""
+    from scigenbench.metrics.panel_run import pass_key, slot_name, slots_of
+
+    current: dict[str, dict[str, ItemResult]] = {}
     tasks_by_item: dict[str, list[ItemTask]] = {}
     for metric in metrics:
         existing = ResultStore(eval_dir, metric).load()
         switches = _switches(metric, **settings)
-        for p in problems:
-            item_id = str(p["id"])
-            key = _key_for(metric, item_id, judge_id, grader_ids.get(metric), file_shas[item_id], switches)
-            row = existing.get(key)
-            if row is not None and _is_final(row):
-                current[metric][item_id] = ItemResult.from_dict(row)
-            else:
-                tasks_by_item.setdefault(item_id, []).append(ItemTask(metric, key))
-        report.reused[metric] = len(current[metric])
-        report.evaluated[metric] = sum(any(t.metric == metric for t in ts) for ts in tasks_by_item.values())
+        report.reused[metric] = report.evaluated[metric] = 0
+        for slot in slots_of(metric, slots):
+            done = current.setdefault(slot_name(metric, slot.key), {})
+            for p in problems:
+                item_id = str(p["id"])
+                key = pass_key(_key_for(metric, item_id, slot.judge_id, grader_ids.get(metric), file_shas[item_id],
+                                        switches), slot.sample, slot.temperature)
+                row = existing.get(key)
+                if row is not None and _is_final(row):
+                    done[item_id] = ItemResult.from_dict(row)
+                else:
+                    tasks_by_item.setdefault(item_id, []).append(ItemTask(metric, key, slot.key, slot.sample))
+                    report.evaluated[metric] += 1
+            report.reused[metric] += len(done)
     work = [ItemWork(p, run.image(str(p["id"])), run.missing_reason(str(p["id"])), tasks_by_item[str(p["id"])])
             for p in problems if str(p["id"]) in tasks_by_item]
     return current, work
@@ -392,8 +460,10 @@ def record_callback(report: EvalReport, current: dict[str, dict[str, ItemResult]
                     ) -> Callable[[ItemTask, ItemResult], None]:
     """What every executor does with a finished record: make it current and count its calls and tokens."""
 
+    from scigenbench.metrics.panel_run import slot_name
+
     def on_record(task: ItemTask, record: ItemResult) -> None:
-        current[task.metric][record.id] = record
+        current[slot_name(task.metric, task.judge)][record.id] = record
         report.calls[task.metric] = report.calls.get(task.metric, 0) + record.calls
         for k in ("prompt_tokens", "completion_tokens"):
             report.tokens[k] = report.tokens.get(k, 0) + int(record.usage.get(k, 0) or 0)
@@ -574,6 +644,10 @@ def _write_outputs(report: EvalReport, eval_dir: Path, problems: list[dict[str, 
         # the pooled number of an earlier quiz+rinv evaluation no longer matches the re-evaluated metric
         previous.get("metrics", {}).pop("pooled_upstream", None)
     previous.setdefault("metrics", {}).update(report.summaries)
+    for metric in report.metrics:  # a panel's agreement and per-judge numbers of a re-evaluated metric are stale
+        previous.get("agreement", {}).pop(metric, None)
+        for per_judge in previous.get("judges", {}).values():
+            per_judge.pop(metric, None)
     previous.update(run_dir=str(report.run_dir), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     scope=report.scope)
     tmp = summary_path.with_suffix(".json.tmp")

@@ -45,7 +45,9 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     if not summary_path.exists():
         raise FileNotFoundError(f"{run_dir} has no scores/summary.json; run `scigenbench evaluate --run {run_dir}` first")
     info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
-    return {"name": run_dir.name, "info": info, "metrics": json.loads(summary_path.read_text())["metrics"]}
+    summary = json.loads(summary_path.read_text())
+    return {"name": run_dir.name, "info": info, "metrics": summary["metrics"], "updated": summary.get("updated"),
+            "agreement": summary.get("agreement") or {}, "judges": summary.get("judges") or {}}
 
 
 def _pct(stat: dict[str, Any] | None, scale: float = 100.0, which: str = "strict") -> float | None:
@@ -268,12 +270,13 @@ def plot_radar(rows: list[dict[str, Any]], path: Path) -> Path | None:
 
 def build_leaderboard(run_dirs: list[str | Path], out_dir: str | Path, *, include_published: bool = True,
                       title: str = "SciGenBench leaderboard",
-                      sections: tuple[str, ...] = ("overall", "by_domain", "by_image_type")) -> str:
+                      sections: tuple[str, ...] = ("overall", "by_domain", "by_image_type", "agreement")) -> str:
     """Write the leaderboard for ``run_dirs`` into ``out_dir`` and return it as Markdown.
 
     Files: ``overall``, ``by_domain`` and ``by_image_type`` as ``.md``/``.html`` (breakdowns pivoted: strict value
     with scored/items per cell) and ``.csv`` (long form with strict and lenient), ``overall_lenient.csv``,
-    ``leaderboard.md`` (everything), ``by_domain.png`` and ``judge_radar.png`` (when judge numbers exist).
+    ``leaderboard.md`` (everything), ``by_domain.png`` and ``judge_radar.png`` (when judge numbers exist); for runs
+    evaluated by a judge panel, the ``agreement`` section with ``agreement.csv`` and ``rank_stability.json``.
     ``sections`` selects what the returned Markdown holds (the files always hold everything).
     """
     out_dir = Path(out_dir)
@@ -307,6 +310,77 @@ def build_leaderboard(run_dirs: list[str | Path], out_dir: str | Path, *, includ
         if key == "by_domain":
             plot_domains(brows, out_dir / "by_domain.png")
     plot_radar(rows + published, out_dir / "judge_radar.png")
+    parts["agreement"] = agreement_markdown(runs, out_dir)
     full = "\n".join(sections + [line for key in parts for line in parts[key]])
     (out_dir / "leaderboard.md").write_text(full + "\n", encoding="utf-8")
     return "\n".join(sections + [line for key in selected for line in parts.get(key, [])])
+
+
+# --- judge agreement and rank stability (judge panels) ----------------------------------------------------------
+
+#: metric -> (statistic key, scale) of the headline number used to rank runs per judge
+RANK_METRICS = {"quiz": ("quiz_acc_micro", 100.0), "rinv": ("rinv_acc", 100.0), "judge": ("overall", 1.0)}
+
+
+def _num(value: Any) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _pairs_text(pairs: dict[str, Any] | None) -> str:
+    return "; ".join(f"{k}: {_num(v)}" for k, v in (pairs or {}).items()) or "–"
+
+
+def agreement_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run and metric evaluated by a judge panel: alpha, pairwise kappa and Spearman."""
+    rows = []
+    for run in runs:
+        for metric, block in (run.get("agreement") or {}).items():
+            rows.append({"run": run_label(run), "metric": metric, "judges": ", ".join(block.get("judges", [])),
+                         "level": block.get("level"), "krippendorff_alpha": block.get("krippendorff_alpha"),
+                         "cohen_kappa": _pairs_text(block.get("cohen_kappa")),
+                         "spearman": _pairs_text(block.get("spearman")), "units": block.get("n_pairable_units")})
+    return rows
+
+
+def rank_stability_report(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per metric: would the order of the full runs change with the judge? Uses the judges that scored every run."""
+    from scigenbench.metrics.agreement import rank_stability
+
+    out = {}
+    runs = [r for r in runs if partial_scope(r) is None]  # partial runs are never ranked against full runs
+    for metric, (key, scale) in RANK_METRICS.items():
+        per_run = {run_label(r): {j: s[metric] for j, s in (r.get("judges") or {}).items() if metric in s}
+                   for r in runs}
+        common = set.intersection(*(set(v) for v in per_run.values())) if per_run else set()
+        if len(per_run) < 2 or len(common) < 2:
+            continue
+        scores = {j: {run: _pct(per_run[run][j].get(key), scale) for run in per_run} for j in sorted(common)}
+        out[metric] = {"statistic": f"{key} strict", **rank_stability(scores), "scores": scores}
+    return out
+
+
+def agreement_markdown(runs: list[dict[str, Any]], out_dir: Path) -> list[str]:
+    """The leaderboard section on judge agreement and rank stability (files: agreement.csv, rank_stability.json)."""
+    rows = agreement_rows(runs)
+    stability = rank_stability_report(runs)
+    if not rows and not stability:
+        return []
+    lines = ["## Judge agreement (judge panels)", ""]
+    if rows:
+        columns = ["run", "metric", "judges", "level", "krippendorff_alpha", "cohen_kappa", "spearman", "units"]
+        to_csv(out_dir / "agreement.csv", rows, columns)
+        lines += ["Krippendorff's alpha (nominal for quiz letters and R_inv verdicts, ordinal for the 0–2 judge "
+                  "dimensions), pairwise Cohen's kappa and Spearman correlation of per-item scores "
+                  "(PROTOCOL §4.1).", "", to_markdown(rows, columns), ""]
+    if stability:
+        (out_dir / "rank_stability.json").write_text(json.dumps(stability, indent=1), encoding="utf-8")
+        lines += ["### Rank stability: would the order of the runs change with the judge?", "",
+                  "| metric | judges | stable | same top | Kendall tau | flips |", "|---|---|---|---|---|---|"]
+        for metric, s in stability.items():
+            flips = "; ".join(f"{a} / {b}: " + ", ".join(f"{j} → {w}" for j, w in f["ahead"].items())
+                              for f in s["flips"] for a, b in [f["runs"]]) or "none"
+            lines.append(f"| {metric} | {', '.join(s['judges'])} | {'yes' if s['stable'] else 'NO'} | "
+                         f"{'yes' if s['same_top'] else 'no'} | {_pairs_text(s['kendall_tau'])} | "
+                         f"{flips.replace('|', '/')} |")
+        lines.append("")
+    return lines

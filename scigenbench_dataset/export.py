@@ -4,6 +4,7 @@ Layout of the exported folder::
 
     README.md                          the package card with a YAML ``configs:`` block and ``dataset_info``
     data/<config>/test-00000-of-0000N.parquet
+    eval.yaml                          the benchmark's Hub leaderboard tasks (``hub_tasks``: ``<config>_<metric>``)
 
 ``load_dataset(<folder or Hub repo>, "scigen")`` then works with plain ``datasets`` (no project code, no
 loading script). Images (SeePhys) are embedded as bytes in the Parquet files.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .builder import load_scigenbench
+from .hub_tasks import write_eval_yaml
 from .schema import SOURCES
 
 #: the package dataset card the exported README starts from
@@ -104,4 +106,5 @@ def export_dataset(
         infos[name] = info
     default = DEFAULT_CONFIG if DEFAULT_CONFIG in infos else configs[0]
     write_card(out, infos, default)
+    write_eval_yaml(out, tuple(infos))  # registers the dataset's leaderboard tasks on the Hub
     return out

@@ -22,6 +22,7 @@ COMMANDS = {
     "doctor": "scigenbench.scripts.cmd_render",
     "evaluate": "scigenbench.scripts.cmd_evaluate",
     "leaderboard": "scigenbench.scripts.cmd_leaderboard",
+    "judge-check": "scigenbench.scripts.cmd_judge_check",
     "synthesize": "scigenbench.scripts.cmd_synthesize",
     "export-training": "scigenbench.scripts.cmd_export_training",
     "app": "scigenbench.scripts.cmd_app",

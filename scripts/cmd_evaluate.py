@@ -20,9 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", default="judge,quiz,rinv",
                         help="comma-separated: judge, quiz, blind (quiz without image), rinv, fidelity "
                              "(default: judge,quiz,rinv)")
-    parser.add_argument("--judge", required=False, default=None,
+    parser.add_argument("--judge", action="append", default=None,
                         help="backend spec of the judge/answering model, e.g. openai:gpt-4o-mini@http://host/v1, "
-                             "hf-inference:<model>, transformers:<path>, or 'ocr' (offline OCR proxy, quizzes only)")
+                             "hf-inference:<model>, transformers:<path>, or 'ocr' (offline OCR proxy, quizzes only); "
+                             "repeat it for a judge panel (per-judge results, panel result, agreement)")
+    parser.add_argument("--samples", type=int, default=1,
+                        help="score every item K times with each judge (per-item mean and spread; CIs include the "
+                             "judge's sampling variance); use with --temperature")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="decoding temperature of the judge/answering model (default: each metric's, 0)")
     parser.add_argument("--grader", default=None,
                         help="backend spec of the grader (quiz letters the rule cannot read, R_inv verdicts); "
                              "default: R_inv uses the judge, and quiz replies the rule cannot read are unscored")
@@ -102,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--judge SPEC is required for the judge, quiz and rinv metrics (e.g. --judge "
                          "openai:gpt-4o-mini@http://localhost:8000/v1, or --judge ocr for the offline proxy)")
     compat = _compat(args.compat)
-    report = evaluate_run(args.run, metrics, args.judge, grader=args.grader, dataset=args.dataset,
+    judge = args.judge[0] if args.judge and len(args.judge) == 1 else args.judge
+    report = evaluate_run(args.run, metrics, judge, grader=args.grader, samples=args.samples,
+                          temperature=args.temperature, dataset=args.dataset,
                           data_dir=args.data_dir, concurrency=args.concurrency, dry_run=args.dry_run,
                           progress=not args.no_progress, backend_options=backend_options(args),
                           fidelity_mode=compat.get("fidelity", "default"),

@@ -98,8 +98,8 @@ def generate(generator, problems: list[dict[str, Any]], args: argparse.Namespace
             summary = run_generation(generator, problems, args.out, concurrency=item_workers(generator, args.concurrency),
                                      retry_failed=args.retry_failed, budget_usd=args.budget,
                                      progress=not args.no_progress, dataset=args.dataset, force=args.force,
-                                     executor=getattr(args, "executor", "local"), ray_options=executor_options,
-                                     selection=getattr(args, "selection", None))
+                                     selection=getattr(args, "selection", None),
+                                     executor=getattr(args, "executor", "local"), ray_options=executor_options)
     except (RunConfigMismatchError, ValueError) as exc:  # a foreign run folder; problems without/with duplicate ids
         print(f"scigenbench generate: error: {exc}", file=sys.stderr)
         return 2

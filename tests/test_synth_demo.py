@@ -81,4 +81,6 @@ def test_the_demo_runs_the_real_pipeline_offline_and_ends_with_an_export(tmp_pat
     verified = datasets.load_dataset(str(out / "verified"), split="train")
     assert verified.num_rows == report["funnel"]["total"]["verified"]
     verification = json.loads(verified[0]["verification"])
-    assert verification["quiz_judge"].startswith("ocr-proxy:") and verification["rinv"]["state"] == "not_checked"
+    from scigenbench.metrics.ocr import PROXY_MODEL
+
+    assert verification["quiz_judge"] == f"ocr-proxy:{PROXY_MODEL}" and verification["rinv"]["state"] == "not_checked"
