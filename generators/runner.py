@@ -49,6 +49,18 @@ SKIPPED = "skipped"
 EXIT_OK, EXIT_ALL_FAILED, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
+def exit_status(stopped: str | None, all_failed: bool) -> int:
+    """The command-line exit status of a run: 130 interrupted, 1 every attempted item failed, 3 stopped by the
+    budget, else 0 (shared by ``generate`` and ``synthesize``)."""
+    if stopped == "interrupted":
+        return EXIT_INTERRUPTED
+    if all_failed:
+        return EXIT_ALL_FAILED
+    if stopped == "budget":
+        return EXIT_BUDGET
+    return EXIT_OK
+
+
 class RunConfigMismatchError(ValueError):
     """The run folder was made with another generator configuration or dataset."""
 
@@ -107,13 +119,7 @@ class RunSummary:
     def exit_code(self) -> int:
         """0 when the run finished with at least one success (or nothing to do); 1 when every attempted item
         failed; 3 when the budget stopped it; 130 when interrupted."""
-        if self.stopped == "interrupted":
-            return EXIT_INTERRUPTED
-        if self.all_failed:
-            return EXIT_ALL_FAILED
-        if self.stopped == "budget":
-            return EXIT_BUDGET
-        return EXIT_OK
+        return exit_status(self.stopped, self.all_failed)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -403,6 +403,13 @@ class RunFolder:
             latest = self._latest_attempts()
         return {item_id: _decoded(row) for item_id, row in latest.items()}
 
+    def record(self, item_id: str) -> dict[str, Any] | None:
+        """The latest attempt of one id (JSON fields decoded), or ``None``; cheaper than :meth:`records` per id."""
+        with self._thread_lock:
+            self._latest_attempts()
+            row = self._latest.get(item_id)
+        return None if row is None else _decoded(row)
+
     def attempts(self) -> list[dict[str, Any]]:
         """Every attempt in write order (JSON fields decoded)."""
         return [_decoded(row) for row in read_jsonl(self.path / ATTEMPTS_FILE)]

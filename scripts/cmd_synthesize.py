@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--input", metavar="PATH_OR_HUB_ID",
                         help="JSON/JSONL/Parquet/CSV file, a dataset folder or a Hub dataset id")
     source.add_argument("--config", help="dataset config (Hub datasets)")
-    source.add_argument("--split", help="dataset split (default: train)")
+    source.add_argument("--split", help="dataset split (default: train, or the only split)")
     source.add_argument("--question-column", default="question", help="column with the question (default: question)")
     source.add_argument("--answer-column", default="answer", help="column with the gold answer (default: answer)")
     source.add_argument("--id-column", help="column with a unique id (default: a hash of question and answer)")
@@ -62,7 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--demo", action="store_true",
                      help="offline demo: the project's QA file, replayed model answers, the real pipeline, the "
                           "OCR proxy (default --out syn_demo)")
-    run.add_argument("--concurrency", type=int, default=8, help="items in flight (default 8)")
+    run.add_argument("--concurrency", type=int, default=8,
+                     help="model requests in flight across the run, all models together (default 8)")
+    run.add_argument("--items-in-flight", type=int, metavar="N",
+                     help="items processed at once (default: twice --concurrency)")
     run.add_argument("--max-reasks", type=int, default=2, help="re-asks per construction stage (default 2)")
     run.add_argument("--budget", type=float, metavar="USD", help="stop starting new items after this many dollars")
     run.add_argument("--dry-run", action="store_true", help="count the model calls it would make; call nothing")
@@ -104,7 +107,8 @@ def build_config(args: argparse.Namespace):
     return SynthConfig(input=spec, out=args.out, model=args.model, judge=args.judge, generator=args.generator,
                        backbone=args.backbone, generator_options=parse_options(args.option), grader=args.grader,
                        policy=policy, max_attempts=args.max_attempts, max_reasks=args.max_reasks,
-                       concurrency=args.concurrency, budget_usd=args.budget, backend_options=backend,
+                       concurrency=args.concurrency, items_in_flight=args.items_in_flight, budget_usd=args.budget,
+                       backend_options=backend,
                        progress=not args.no_progress, push=args.push, executor=args.executor,
                        ray_options=ray_options(args))
 

@@ -77,7 +77,8 @@ def test_image_types_resolve_from_model_spellings():
 
 
 def test_triage_parser_tolerates_prose_fences_and_strings():
-    value, problem = parse_triage('Sure.\n```json\n{"visualizable": "yes", "image_type": "circuit", "reason": "x",}\n```')
+    reply = 'Sure.\n```json\n{"visualizable": "yes", "image_type": "circuit", "reason": "x",}\n```'
+    value, problem = parse_triage(reply)
     assert problem is None and value == {"visualizable": True, "image_type": "Physics - Circuit", "reason": "x"}
     value, problem = parse_triage('{"visualizable": false, "reason": "a definition"}')
     assert value["visualizable"] is False
@@ -121,3 +122,31 @@ def test_rewrite_parser_rejects_leaks_and_copies_and_accepts_plain_prose():
     assert "original question" in parse(json.dumps({"multimodal_question": QUESTION}))[1]
     assert parse("Rewritten question: Find the acceleration of the block shown.") == (
         "Find the acceleration of the block shown.", None)
+
+
+def test_dataset_folders_stream_into_shards_that_datasets_loads(tmp_path):
+    import io
+
+    import datasets
+    from PIL import Image
+
+    from scigenbench.training.output import _write_dataset, verified_features
+
+    def png(shade: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (8, 8), (shade, shade, shade)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    rows = ({**{c: f"{c}-{i}" for c in verified_features() if c != "image"},
+             "image": {"bytes": png(i), "path": None}} for i in range(5))
+    _write_dataset(tmp_path / "v", rows, verified_features(), "card", pretty_name="t", rows_per_shard=2)
+    assert len(list((tmp_path / "v" / "data").glob("train-*-of-00003.parquet"))) == 3
+    loaded = datasets.load_dataset(str(tmp_path / "v"), split="train")
+    assert loaded["id"] == [f"id-{i}" for i in range(5)] and loaded[4]["image"].getpixel((0, 0)) == (4, 4, 4)
+    # nothing verified: a valid empty file with the schema (datasets itself refuses to load an empty split)
+    import pyarrow.parquet as pq
+
+    _write_dataset(tmp_path / "empty", iter(()), verified_features(), "card", pretty_name="t")
+    (empty,) = (tmp_path / "empty" / "data").glob("train-*.parquet")
+    table = pq.read_table(empty)
+    assert table.num_rows == 0 and datasets.Features.from_arrow_schema(table.schema) == verified_features()

@@ -61,10 +61,14 @@ def test_the_demo_runs_the_real_pipeline_offline_and_ends_with_an_export(tmp_pat
     assert main(["synthesize", "--demo", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "funnel: input 17 → visualizable 15 → constructed 15 → generated 15 → verified" in printed
-    assert "Export: datasets.load_dataset(" in printed
+    assert "Export: datasets.load_dataset(" in printed and "Training export: verl: " in printed
+    assert (out / "export-verl" / "train.parquet").exists()
     report = json.loads((out / "report.json").read_text())
     assert report["models"]["judge"] == "ocr" and report["funnel"]["total"]["verified"] >= 1
     assert report["not_visualizable"] == ["demo-si-unit-charge"]
+    letters = report["letters"]  # the recorded model put every right answer at C; the output is balanced
+    assert letters["model_or_input"]["C"] == sum(letters["model_or_input"].values())
+    assert max(letters["constructed"].values()) - min(letters["constructed"].values()) <= 1
     # the sloppy recorded replies were re-asked where the checks failed, through replay, not copied outputs
     quizzes = {json.loads(l)["id"]: json.loads(l) for l in (out / "stages" / "quizzes.jsonl").read_text().splitlines()}
     assert "evidence_not_in_question" in quizzes["demo-physics-atwood-machine"]["calls"][0]["parse_problem"]

@@ -103,7 +103,7 @@ def test_the_image_is_the_png_of_the_run_folder(messy_run):
     row = load_verified(out)[0]
     buf = io.BytesIO()
     row["image"].save(buf, format="PNG")
-    runs = {json.loads(line)["id"]: json.loads(line) for line in (out / "run" / "metadata.jsonl").read_text().splitlines()}
+    runs = {row["id"]: row for row in map(json.loads, (out / "run" / "metadata.jsonl").read_text().splitlines())}
     assert row["id"] in runs and (out / "run" / runs[row["id"]]["file_name"]).exists()
 
 
@@ -243,7 +243,8 @@ def test_a_failed_verification_feeds_the_failed_quizzes_back_to_imgcoder(tmp_pat
     summary, out, server = run_synth(tmp_path, [qa(ATWOOD)], model, generator="imgcoder", max_attempts=2)
     revise = [r for r in server.chat_requests() if "shown to a reader" in r.texts()[-1]]
     assert len(revise) == 1
-    assert wrong["question"] in revise[0].texts()[-1] and wrong["options"][wrong["correct_option"]] in revise[0].texts()[-1]
+    feedback = revise[0].texts()[-1]
+    assert wrong["question"] in feedback and wrong["options"][wrong["correct_option"]] in feedback
     # benchmark-style generation never sees a quiz: only the revision request carries one
     first_attempt = [r for r in server.chat_requests() if any(m in r.texts()[-1] for m in (
         "work out what its figure", "Plan the figure", "Write the program that draws"))]
@@ -261,3 +262,79 @@ def test_every_item_failing_exits_1(tmp_path):
                                 generator="text-card", max_reasks=1)
     assert summary.exit_code() == 1 and collections.Counter(r["status"] for r in items(out).values()) == {
         "construction_failed": 1}
+
+
+def test_judge_minimums_reject_a_figure_rated_below_them(tmp_path):
+    low = json.dumps({"Correctness_Fidelity": 1, "Layout_Precision": 2, "Readability_Occlusion": 2,
+                      "Scientific_Plausibility": 2, "Expressiveness_Richness": 2})
+    model = MiniModel(script={("judge", CONE["question"]): [low]})
+    summary, out, _ = run_synth(tmp_path, [qa(ATWOOD), qa(CONE)], model, generator="text-card",
+                                policy=AcceptancePolicy(judge_min={"Correctness_Fidelity": 2}))
+    outcome = {row["image_type"]: row for row in items(out).values()}
+    assert outcome["Physics - Mechanical"]["status"] == "accepted"
+    assert outcome["Math - Solid Geometric"]["reason"] == "judge:Correctness_Fidelity"
+    verification = json.loads(load_verified(out)[0]["verification"])
+    assert verification["judge"]["dimensions"]["Correctness_Fidelity"] == 2
+    assert verification["policy"]["judge_min"] == {"Correctness_Fidelity": 2}
+
+
+def test_server_errors_and_malformed_bodies_are_retried_without_changing_the_outcome(tmp_path):
+    from scigenbench.generators.backends.testing import Fault
+
+    model = MiniModel()
+    seen = []
+
+    def flaky(request: dict):
+        seen.append(1)
+        if len(seen) % 5 == 0:
+            return Fault.server_error() if len(seen) % 10 else Fault.malformed()
+        return model.handler(request)
+
+    source = write_qa(tmp_path / "qa.jsonl", [qa(ATWOOD), qa(PYRAMID)])
+    with OpenAICompatServer(handler=flaky) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        summary = synthesize(SynthConfig(
+            input=InputSpec(str(source)), out=str(tmp_path / "syn"), model=spec, judge=spec, generator="text-card",
+            progress=False, backend_options={"cache_dir": str(tmp_path / "cache"), "max_retries": 3,
+                                             "backoff_base": 0.01, "backoff_max": 0.02}))
+    assert summary.funnel["verified"] == 2 and len(seen) > 2 * 17
+
+
+def test_a_backbone_outage_during_generation_is_retried_on_the_next_run(tmp_path):
+    from scigenbench.generators.backends.testing import Fault
+
+    model, down = MiniModel(), [True]
+
+    def handler(request: dict):
+        if down[0] and "work out what its figure has to show" in request["messages"][-1]["content"]:
+            return Fault.server_error()
+        return model.handler(request)
+
+    source = write_qa(tmp_path / "qa.jsonl", [qa(ATWOOD)])
+    with OpenAICompatServer(handler=handler) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        config = SynthConfig(input=InputSpec(str(source)), out=str(tmp_path / "syn"), model=spec, judge=spec,
+                             progress=False, backend_options={"cache_dir": str(tmp_path / "cache"), "max_retries": 0})
+        first = synthesize(config)
+        assert first.exit_code() == 1 and [r["status"] for r in items(tmp_path / "syn").values()] == ["error"]
+        down[0] = False
+        second = synthesize(config)
+    assert second.exit_code() == 0 and second.funnel["verified"] == 1
+    attempts = [json.loads(line)["status"]
+                for line in (tmp_path / "syn" / "run" / "attempts.jsonl").read_text().splitlines()]
+    assert attempts == ["failed", "ok"]
+
+
+def test_an_exported_scigenbench_config_is_used_as_it_is(tmp_path):
+    from scigenbench.dataset import export_dataset
+
+    folder = export_dataset(tmp_path / "export", ["mini"])
+    rows_model = MiniModel()
+    with OpenAICompatServer(handler=rows_model.handler) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        summary = synthesize(SynthConfig(
+            input=InputSpec(str(folder), config="mini", id_column="id", limit=2), out=str(tmp_path / "syn"),
+            model=spec, judge=spec, generator="text-card", progress=False,
+            backend_options={"cache_dir": str(tmp_path / "cache")}))
+    assert summary.funnel["verified"] == 2 and set(items(tmp_path / "syn")) <= set(MINI)
+    assert not {"triage", "elements", "quizzes", "rewrite"} & set(rows_model.asked)

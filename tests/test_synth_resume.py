@@ -34,7 +34,7 @@ def lines(path: Path) -> list[dict]:
 def cli_args(source: Path, out: Path, base_url: str, cache: Path) -> list[str]:
     spec = f"openai:test-model@{base_url}"
     return ["synthesize", "--input", str(source), "--model", spec, "--judge", spec, "--generator", "text-card",
-            "--out", str(out), "--concurrency", "1", "--max-retries", "0", "--no-progress"]
+            "--out", str(out), "--concurrency", "1", "--items-in-flight", "1", "--max-retries", "0", "--no-progress"]
 
 
 def test_a_run_killed_mid_item_resumes_with_nothing_lost_or_done_twice(tmp_path):
@@ -94,7 +94,8 @@ def test_the_budget_stops_starting_items_and_exits_3(tmp_path):
         spec = f"openai:test-model@{server.base_url}"
         prices = {"test-model": {"input": 1000.0, "output": 1000.0}}  # USD per million tokens: ~$1 an item
         config = SynthConfig(input=InputSpec(str(source)), out=str(tmp_path / "syn"), model=spec, judge=spec,
-                             generator="text-card", concurrency=1, budget_usd=0.01, progress=False,
+                             generator="text-card", concurrency=1, items_in_flight=1, budget_usd=0.01,
+                             progress=False,
                              backend_options={"cache_dir": str(tmp_path / "cache"), "prices": prices})
         summary = synthesize(config)
     assert summary.stopped == "budget" and summary.exit_code() == 3
@@ -123,3 +124,30 @@ def test_bad_arguments_are_one_line_errors_with_exit_2(tmp_path, capsys):
     assert main(["synthesize", "--input", str(source), "--question-column", "problem", "--model", "fake",
                  "--judge", "fake", "--out", str(tmp_path / "o")]) == 2
     assert "'problem' is not a column" in capsys.readouterr().err
+
+
+def test_a_finished_run_rerun_calls_nothing_and_changes_no_record(tmp_path):
+    source = write_input(tmp_path / "qa.jsonl")
+    with OpenAICompatServer(handler=MiniModel().handler) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        config = SynthConfig(input=InputSpec(str(source)), out=str(tmp_path / "syn"), model=spec, judge=spec,
+                             generator="text-card", progress=False,
+                             backend_options={"cache": False})  # no cache: a repeated stage would call again
+        first = synthesize(config)
+        calls, logs = len(server.chat_requests()), (tmp_path / "syn" / "stages" / "verify.jsonl").read_bytes()
+        second = synthesize(config)
+    assert first.funnel == second.funnel and second.n_processed == 0
+    assert len(server.chat_requests()) == calls and (tmp_path / "syn" / "stages" / "verify.jsonl").read_bytes() == logs
+
+
+def test_a_torn_last_line_is_dropped_and_its_stage_redone(tmp_path):
+    from scigenbench.training.store import StageStore
+
+    store = StageStore(tmp_path, ["triage"])
+    store.append("triage", "a", {"status": "ok"}, final=True)
+    with open(store.path("triage"), "ab") as f:
+        f.write(b'{"id": "b", "stage": "triage", "status": "o')  # a writer killed mid-line
+    assert set(store.latest("triage")) == {"a"}
+    store.recover()
+    store.append("triage", "b", {"status": "ok"}, final=True)
+    assert [row["id"] for row in store.rows("triage")] == ["a", "b"]

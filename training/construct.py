@@ -288,7 +288,8 @@ def stage_triage(item: dict[str, Any], ctx: Any) -> dict[str, Any]:
         parse_triage)
     if record["status"] == "ok" and not record["output"]["visualizable"]:
         record["status"] = "not_visualizable"
-        record["error"] = f"not_visualizable: {record['output']['reason'] or 'a figure would not carry needed information'}"
+        why = record["output"]["reason"] or "a figure would not carry needed information"
+        record["error"] = f"not_visualizable: {why}"
     return record
 
 
@@ -303,10 +304,9 @@ def stage_quizzes(item: dict[str, Any], ctx: Any) -> dict[str, Any]:
     question, answer = item["question"], item["answer"]
     given = item.get("given", {}).get("quizzes")
     if given:
-        quizzes = [coerce_quiz(q) for q in given]
-        record = from_input({"quizzes": quizzes, "rejected": []},
-                            defects={i: d for i, q in enumerate(quizzes) if (d := checks.quiz_defects(q, question,
-                                                                                                     answer))})
+        record = _given_quizzes(given, question, answer)
+        if record["status"] == "failed":
+            return record
     else:
         record = ask(ctx, "quizzes", prompting.user_messages(
             "quizzes", question=question.strip(), image_type=_image_type(item), n_min=N_QUIZZES[0],
@@ -316,6 +316,28 @@ def stage_quizzes(item: dict[str, Any], ctx: Any) -> dict[str, Any]:
             checks.rebalance_quiz(q, checks.target_letter(item["index"], j))
             for j, q in enumerate(record["output"]["quizzes"])]
     return record
+
+
+#: defects that make a quiz unusable whoever wrote it (the evidence and answer checks only warn on input quizzes)
+_BROKEN = {"no_question", "options_not_distinct", "correct_option_not_offered"}
+
+
+def _given_quizzes(given: list[Any], question: str, answer: str) -> dict[str, Any]:
+    """The input row's own quizzes: broken ones are dropped, the others kept with their defects listed."""
+    kept, rejected, defects = [], [], {}
+    for index, quiz in enumerate(coerce_quiz(q) for q in given):
+        found = checks.quiz_defects(quiz, question, answer)
+        if _BROKEN & set(found):
+            rejected.append({"index": index, "quiz": quiz, "defects": found})
+        else:
+            kept.append(quiz)
+            if found:
+                defects[index] = found
+    if not kept:
+        return {**_record("failed", None, [], "quizzes: none of the input's quizzes is usable: "
+                          + "; ".join(f"quiz {r['index'] + 1}: {', '.join(r['defects'])}" for r in rejected)),
+                "defects": defects}
+    return from_input({"quizzes": kept, "rejected": rejected}, defects=defects)
 
 
 def stage_rewrite(item: dict[str, Any], ctx: Any) -> dict[str, Any]:

@@ -54,7 +54,8 @@ def write_demo_input(path: Path) -> Path:
 
 
 def demo_model() -> Any:
-    """The stand-in model whose answers are recorded: sloppy JSON, one bad quiz reply, one leaking rewrite."""
+    """The stand-in model whose answers are recorded: sloppy JSON, every right answer at C (rebalanced by the
+    pipeline), one quiz reply with evidence the question does not hold, one rewrite that states the answer."""
     from scigenbench.training.testing import MiniModel
 
     problems = demo_problems()
@@ -68,7 +69,7 @@ def demo_model() -> Any:
                           + f" (the answer is {cone['answer']})."})
     return MiniModel([*problems, {**NOT_VISUALIZABLE, "image_type": None, "elements": [], "quizzes": [],
                                   "multimodal_question": None}],
-                     messy=True, not_visualizable={NOT_VISUALIZABLE["question"]},
+                     messy=True, not_visualizable={NOT_VISUALIZABLE["question"]}, correct_letter="C",
                      script={("quizzes", atwood["question"]): [bad_quizzes], ("rewrite", cone["question"]): [leaking]})
 
 
@@ -131,6 +132,11 @@ def run_demo(out: str | Path, *, progress: bool = True, concurrency: int = 4, ex
     from scigenbench.training.pipeline import SynthConfig, synthesize
     from scigenbench.training.verify import AcceptancePolicy
 
+    import shutil
+
+    if not shutil.which("tesseract"):
+        raise OSError("the demo verifies the figures with the OCR proxy, which needs the tesseract binary "
+                      "(apt-get install tesseract-ocr; pip install 'scigenbench[ocr]')")
     out = Path(out)
     qa = write_demo_input(out / "demo" / "qa.jsonl")
     spec = InputSpec(str(qa), id_column="id")
@@ -154,9 +160,20 @@ def run_demo(out: str | Path, *, progress: bool = True, concurrency: int = 4, ex
 def _show_export(out: Path) -> None:
     import datasets
 
-    verified = datasets.load_dataset(str(out / "verified"), split="train")
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        verified = datasets.load_dataset(str(out / "verified"), split="train")
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
     print(f"\nExport: datasets.load_dataset({str(out / 'verified')!r}, split='train') → {verified.num_rows} rows, "
           f"columns {', '.join(verified.column_names)}")
     if verified.num_rows:
         row = verified[0]
         print(f"  e.g. {row['id']} ({row['image_type']}): {row['question'][:160]}…  answer: {row['answer']}")
+    try:  # the trainer exports (scigenbench export-training), where this installation has them
+        from scigenbench.training.exports import export_training
+    except ImportError:
+        return
+    print("Training export: " + export_training(out, "verl", out / "export-verl").summary())

@@ -27,7 +27,7 @@ class InputSpec:
 
     input: str
     config: str | None = None
-    split: str | None = None
+    split: str | None = None  # None: "train", or the only split
     question_column: str = "question"
     answer_column: str = "answer"
     id_column: str | None = None
@@ -59,7 +59,13 @@ def read_rows(spec: InputSpec) -> list[dict[str, Any]]:
     if not path.exists() and (spec.input.startswith((".", "/", "~")) or suffix):
         raise FileNotFoundError(f"--input {spec.input!r} does not exist; give a JSON/JSONL/Parquet/CSV file, a "
                                 "dataset folder or a Hub dataset id")
-    ds = datasets.load_dataset(spec.input, spec.config, split=spec.split or "train")
+    if spec.split:
+        ds = datasets.load_dataset(spec.input, spec.config, split=spec.split)
+    else:  # "train" when there is one, else the only split there is
+        splits = datasets.load_dataset(spec.input, spec.config)
+        if "train" not in splits and len(splits) != 1:
+            raise ValueError(f"--input {spec.input!r} has splits {', '.join(splits)}: choose one with --split")
+        ds = splits["train"] if "train" in splits else next(iter(splits.values()))
     return [dict(row) for row in ds]
 
 
@@ -136,7 +142,8 @@ def make_items(rows: list[dict[str, Any]], spec: InputSpec) -> tuple[list[dict[s
         row = rows[position]
         question, answer = _text(row.get(spec.question_column)), _text(row.get(spec.answer_column))
         raw_id = row.get(spec.id_column) if spec.id_column else None
-        item_id = _text(raw_id).strip() if raw_id is not None and _text(raw_id).strip() else content_id(question, answer)
+        item_id = _text(raw_id).strip() if raw_id is not None else ""
+        item_id = item_id or content_id(question, answer)
         empty = [name for name, value in (("question", question), ("answer", answer)) if not value.strip()]
         if empty:
             skipped.append({"row": position, "id": item_id, "reason": f"empty_{empty[0]}",

@@ -24,7 +24,7 @@ import collections
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from scigenbench.training import checks, construct, prompting
 
@@ -52,8 +52,9 @@ def constructed_features():
     return features
 
 
-def item_outcome(item: dict[str, Any], verify: dict[str, Any] | None) -> dict[str, Any]:
-    """Where an item ended: ``{"status", "stage", "reason"}``."""
+def item_outcome(item: dict[str, Any], verify: dict[str, Any] | None,
+                 generation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Where an item ended: ``{"status", "stage", "reason"}`` (``generation``: its latest run-folder attempt)."""
     for name in construct.CONSTRUCTION_STAGES:
         record = item.get(name)
         if record is None:
@@ -65,6 +66,8 @@ def item_outcome(item: dict[str, Any], verify: dict[str, Any] | None) -> dict[st
         if record["status"] not in construct.CONTINUE:
             return {"status": "invalid" if name == "validate" else "construction_failed", "stage": name,
                     "reason": record.get("error")}
+    if verify is None and generation is not None and generation.get("status") != "ok":
+        return {"status": "error", "stage": "generate", "reason": str(generation.get("error"))[:300]}
     if verify is None:
         return {"status": "pending", "stage": "generate", "reason": "not generated or verified yet"}
     if not verify.get("final"):
@@ -82,12 +85,13 @@ def write_outputs(out: Path, config: Any, items: list[dict[str, Any]], skipped: 
         verify_rows[row["id"]].append(row)
     attempts = ctx.run.attempts()
     generated_ids = {a["id"] for a in attempts if a.get("status") == "ok"}
+    last_attempt = {a["id"]: a for a in attempts}
     for item in items:
         item.update(state.get(item["id"], {}))
     lines, constructed, verified, score_rows = [], [], [], []
     for item in items:
         rows = verify_rows.get(item["id"], [])
-        outcome = item_outcome(item, rows[-1] if rows else None)
+        outcome = item_outcome(item, rows[-1] if rows else None, last_attempt.get(item["id"]))
         triage = (item.get("triage") or {}).get("output") or {}
         lines.append({"id": item["id"], "row": item["row"], **outcome, "image_type": triage.get("image_type"),
                       "generated": item["id"] in generated_ids})
@@ -115,57 +119,83 @@ def write_outputs(out: Path, config: Any, items: list[dict[str, Any]], skipped: 
 # --------------------------------------------------------------------------------------------- datasets
 
 
-def _write_dataset(folder: Path, rows: list[dict[str, Any]], features: Any, card_body: str, *,
-                   pretty_name: str) -> Path:
-    """``folder/data/train-*.parquet`` (media embedded) + ``folder/README.md`` with a YAML ``configs`` block."""
+#: rows per Parquet shard (images of about 100 kB: shards of about 100 MB)
+ROWS_PER_SHARD = 1000
+
+
+def _write_dataset(folder: Path, rows: Iterable[dict[str, Any]], features: Any, card_body: str, *,
+                   pretty_name: str, rows_per_shard: int = ROWS_PER_SHARD) -> Path:
+    """``folder/data/train-<hash>-XXXXX-of-YYYYY.parquet`` (media embedded) + ``folder/README.md`` with a YAML
+    ``configs`` block. Rows are streamed shard by shard, so a large output never sits in memory at once."""
     import datasets
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from scigenbench.dataset.export import _write_shards
-
-    ds = datasets.Dataset.from_list(rows, features=features) if rows else datasets.Dataset.from_dict(
-        {name: [] for name in features}, features=features)
-    shown = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # the command has its own progress bar; these would be noise
-    for old in (folder / "data").glob("train-*.parquet"):
+    data_dir = folder / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*data_dir.glob("train-*.parquet"), *data_dir.glob(".part-*.parquet")]:
         old.unlink()
-    try:
-        shards = _write_shards(ds, folder / "data", "train", 500 << 20)
-    finally:
-        if shown:
-            datasets.enable_progress_bars()
+    parts, n_rows, n_bytes = _write_parts(rows, features, data_dir, rows_per_shard)
     # datasets caches a local folder under a hash of its card (the data_files patterns, not the files): a pattern
     # naming the content keeps two SYN_DIRs, or two runs into one, from sharing a stale cache entry
     digest = hashlib.sha256()
-    for shard in shards:
-        digest.update(hashlib.sha256(shard.read_bytes()).digest())
+    for part in parts:
+        digest.update(hashlib.sha256(part.read_bytes()).digest())
     pattern = f"data/train-{digest.hexdigest()[:12]}-*"
-    for shard in shards:
-        shard.rename(folder / pattern.replace("*", shard.name.split("-", 1)[1]))
-    data = DatasetCardData(pretty_name=pretty_name, task_categories=["visual-question-answering"],
+    for index, part in enumerate(parts):
+        part.rename(folder / pattern.replace("*", f"{index:05d}-of-{len(parts):05d}.parquet"))
+    card = DatasetCardData(pretty_name=pretty_name, task_categories=["visual-question-answering"],
                            tags=["scigenbench", "synthetic", "science"])
-    info = ds.info.copy()
-    info.config_name = "default"
-    size = sum(p.stat().st_size for p in (folder / "data").glob("train-*.parquet"))
+    info = datasets.DatasetInfo(features=features, config_name="default")
     info.splits = datasets.SplitDict()
-    info.splits.add(datasets.SplitInfo(name="train", num_bytes=ds.data.nbytes, num_examples=ds.num_rows))
-    info.download_size, info.dataset_size = size, ds.data.nbytes
-    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
-    MetadataConfigs({"default": {"data_files": [{"split": "train", "path": pattern}]}}).to_dataset_card_data(
-        data)
-    DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{card_body}").save(str(folder / "README.md"))
+    info.splits.add(datasets.SplitInfo(name="train", num_bytes=n_bytes, num_examples=n_rows))
+    info.download_size = sum(p.stat().st_size for p in data_dir.glob("train-*.parquet"))
+    info.dataset_size = n_bytes
+    DatasetInfosDict({"default": info}).to_dataset_card_data(card)
+    MetadataConfigs({"default": {"data_files": [{"split": "train", "path": pattern}]}}).to_dataset_card_data(card)
+    DatasetCard(f"---\n{card.to_yaml()}\n---\n\n{card_body}").save(str(folder / "README.md"))
     return folder
 
 
+def _write_parts(rows: Iterable[dict[str, Any]], features: Any, data_dir: Path,
+                 rows_per_shard: int) -> tuple[list[Path], int, int]:
+    """Write ``rows`` into temporary Parquet parts of ``rows_per_shard`` rows (at least one part, maybe empty)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = features.arrow_schema  # carries the datasets features (Image, nested quizzes) in its metadata
+    parts: list[Path] = []
+    n_rows = n_bytes = 0
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal n_rows, n_bytes
+        table = pa.Table.from_pylist([features.encode_example(r) for r in batch], schema=schema)
+        part = data_dir / f".part-{len(parts):05d}.parquet"
+        with pq.ParquetWriter(part, schema) as writer:
+            if table.num_rows:  # an empty file has no row group (readers reject a row group of 0 rows)
+                writer.write_table(table)
+        parts.append(part)
+        n_rows, n_bytes = n_rows + table.num_rows, n_bytes + table.nbytes
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= rows_per_shard:
+            flush()
+    if batch or not parts:
+        flush()
+    return parts, n_rows, n_bytes
+
+
 def _write_constructed(folder: Path, items: list[dict[str, Any]], data_source: str, config: Any) -> Path:
-    rows = [{**item["validate"]["output"], "solution": item.get("solution"), "data_source": data_source}
-            for item in items]
+    rows = ({**item["validate"]["output"], "solution": item.get("solution"), "data_source": data_source}
+            for item in items)
     body = (f"# Constructed problems\n\nText QA items from `{data_source}` turned into SciGenBench problems by "
             f"`scigenbench synthesize` (construction model `{config.model}`; prompts "
             f"{', '.join(prompting.PROMPT_VERSIONS.values())}): image type, visual elements, 3–5 quizzes with "
-            f"balanced correct letters, and the figure-dependent `multimodal_question`. {len(rows)} rows; they have "
+            f"balanced correct letters, and the figure-dependent `multimodal_question`. {len(items)} rows; they have "
             "no image yet (see `../verified/`).\n")
     return _write_dataset(folder, rows, constructed_features(), body, pretty_name="Constructed problems")
 
@@ -207,18 +237,20 @@ def verification_summary(rows: list[dict[str, Any]], policy: dict[str, Any]) -> 
 
 def _write_verified(folder: Path, items: list[dict[str, Any]], verify_rows: dict[str, list[dict[str, Any]]], run: Any,
                     data_source: str, config: Any, report: dict[str, Any]) -> Path:
-    rows = []
     policy = config.policy.to_dict()
-    for item in items:
-        problem = item["validate"]["output"]
-        rows.append({"id": item["id"], "image": {"bytes": run.image_path(item["id"]).read_bytes(), "path": None},
-                     "question": problem["multimodal_question"], "answer": problem["answer"],
-                     "original_question": problem["question"], "solution": item.get("solution"),
-                     "domain": problem["domain"], "image_type": problem["image_type"], "data_source": data_source,
-                     "quizzes": json.dumps(verified_quizzes(problem), ensure_ascii=False),
-                     "verification": json.dumps(verification_summary(verify_rows[item["id"]], policy),
-                                                ensure_ascii=False, default=str)})
-    return _write_dataset(folder, rows, verified_features(), verified_card(config, report, len(rows)),
+
+    def rows():  # one image read at a time
+        for item in items:
+            problem = item["validate"]["output"]
+            yield {"id": item["id"], "image": {"bytes": run.image_path(item["id"]).read_bytes(), "path": None},
+                   "question": problem["multimodal_question"], "answer": problem["answer"],
+                   "original_question": problem["question"], "solution": item.get("solution"),
+                   "domain": problem["domain"], "image_type": problem["image_type"], "data_source": data_source,
+                   "quizzes": json.dumps(verified_quizzes(problem), ensure_ascii=False),
+                   "verification": json.dumps(verification_summary(verify_rows[item["id"]], policy),
+                                              ensure_ascii=False, default=str)}
+
+    return _write_dataset(folder, rows(), verified_features(), verified_card(config, report, len(items)),
                           pretty_name="Verified figure-grounded science problems")
 
 
@@ -328,6 +360,8 @@ def build_report(config: Any, items: list[dict[str, Any]], lines: list[dict[str,
                     if key in row:
                         row[key] += int(reached)
     statuses = collections.Counter(line["status"] for line in lines)
+    why = collections.Counter((line["status"], str(line.get("reason") or "")[:200]) for line in lines
+                              if line["status"] not in ("accepted", "pending"))
     total["not_visualizable"] = statuses.get("not_visualizable", 0)
     reasons = collections.Counter(r for rows in verify_rows.values() if rows and rows[-1].get("final")
                                   for r in (rows[-1].get("decision") or {}).get("reasons") or [])
@@ -340,6 +374,8 @@ def build_report(config: Any, items: list[dict[str, Any]], lines: list[dict[str,
         extra = json.loads(quiz["extra"]) if quiz.get("extra") else {}
         input_letters[(extra.get("rebalanced") or {}).get("from") or quiz["correct_option"]] += 1
     guess = _rates(verify_rows)
+    defects = collections.Counter(f"{d['code']}:{d['severity']}" for item in items
+                                  for d in (item.get("validate") or {}).get("defects") or [])
     return {
         "source": config.input.input, "policy": config.policy.to_dict(),
         "models": {"construction": config.model, "generator": config.generator,
@@ -348,6 +384,8 @@ def build_report(config: Any, items: list[dict[str, Any]], lines: list[dict[str,
         "funnel": {"total": total, **groups},
         "statuses": dict(statuses),
         "reject_reasons": dict(reasons),
+        "top_reasons": [(status, reason, n) for (status, reason), n in why.most_common(3)],
+        "validation_defects": dict(defects),
         "letters": {"model_or_input": {k: input_letters.get(k, 0) for k in checks.QUIZ_LETTERS},
                     "constructed": checks.letter_counts(constructed_quizzes),
                     "verified": checks.letter_counts(verified_quiz_list)},
@@ -438,7 +476,10 @@ def report_markdown(report: dict[str, Any]) -> str:
               "visualizable (kept in `items.jsonl` with reason `not_visualizable`).", "",
               "Item outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(report["statuses"].items())), "",
               "Reject reasons: " + (", ".join(f"{k} {v}" for k, v in sorted(report["reject_reasons"].items()))
-                                    or "none"), "", "## Correct letters", "", "| quizzes | A | B | C | D |",
+                                    or "none"), "",
+              "Validation defects of the constructed problems (code:severity, `stages/validate.jsonl`): "
+              + (", ".join(f"{k} {v}" for k, v in sorted(report["validation_defects"].items())) or "none"), "",
+              "## Correct letters", "", "| quizzes | A | B | C | D |",
               "|---|---|---|---|---|"]
     for name, counts in report["letters"].items():
         n = sum(counts.values())

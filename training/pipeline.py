@@ -32,13 +32,13 @@ from scigenbench.training.store import StageStore
 from scigenbench.training.verify import AcceptancePolicy, blind_checks, decide, image_checks
 
 SYNTH_FILE = "synth.json"
+#: items kept in flight per model-request slot (items that render or read files hold no request)
+ITEMS_PER_REQUEST_SLOT = 2
 RUN_DIR = "run"
 ITEMS_FILE = "items.jsonl"
 SKIPPED_FILE = "skipped.jsonl"
 #: stage logs kept in ``SYN_DIR/stages/``
 STAGES = (*construct.CONSTRUCTION_STAGES, "verify")
-#: exit codes, as ``scigenbench generate``
-EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_ARGS, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 @dataclass
@@ -57,7 +57,10 @@ class SynthConfig:
         policy: the acceptance policy.
         max_attempts: figures tried per item; after a failed verification the failed quizzes are fed back.
         max_reasks: re-asks per construction stage after an unusable reply.
-        concurrency: items in flight at once (and model calls in flight per backend).
+        concurrency: model requests in flight at once across the whole run (the construction model, the
+            backbone, the judge and the grader share one limit).
+        items_in_flight: items processed at once (default: twice ``concurrency``, so the request limit stays full
+            while some items render or wait on their files).
         budget_usd: stop starting new items once this much has been spent in this invocation.
         backend_options: passed to every ``get_backend`` (``cache_dir``, ``max_retries``, ``timeout``, ...).
         progress: show a progress bar.
@@ -79,6 +82,7 @@ class SynthConfig:
     max_attempts: int = 1
     max_reasks: int = 2
     concurrency: int = 8
+    items_in_flight: int | None = None
     budget_usd: float | None = None
     backend_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
@@ -94,8 +98,9 @@ class SynthConfig:
             raise ValueError(f"--max-attempts must be at least 1, got {self.max_attempts}")
         if self.max_reasks < 0:
             raise ValueError(f"--max-reasks must be at least 0, got {self.max_reasks}")
-        if self.concurrency < 1:
-            raise ValueError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if self.concurrency < 1 or (self.items_in_flight is not None and self.items_in_flight < 1):
+            raise ValueError(f"--concurrency and --items-in-flight must be at least 1, got {self.concurrency} and "
+                             f"{self.items_in_flight}")
         from scigenbench.metrics.specs import is_proxy
 
         if is_proxy(self.judge) and self.policy.require_rinv:
@@ -106,7 +111,8 @@ class SynthConfig:
 
     def identity(self) -> dict[str, Any]:
         """The settings that decide the output (a resumed run must use the same)."""
-        return {"input": asdict(self.input), "model": self.model, "generator": self.generator,
+        source = {k: v for k, v in asdict(self.input).items() if k != "limit"}  # a larger --limit extends a run
+        return {"input": source, "model": self.model, "generator": self.generator,
                 "backbone": self.backbone or self.model, "generator_options": self.generator_options,
                 "judge": self.judge, "grader": self.grader, "policy": self.policy.to_dict(),
                 "max_attempts": self.max_attempts, "max_reasks": self.max_reasks,
@@ -167,14 +173,18 @@ def generate_and_verify(item: dict[str, Any], ctx: SynthContext) -> dict[str, An
     if verifies and verifies[-1].get("final"):
         return {"id": item["id"], "stage": "verify", "status": verifies[-1]["status"]}
     blind = next((r["blind"] for r in verifies if r.get("blind")), None)
+    generated = False
     while True:
-        latest = ctx.run.records().get(item["id"])
-        if latest is None:
+        latest = ctx.run.record(item["id"])
+        if latest is None or (not verifies and not generated and backend_failure(latest)):
             output = generate_one(ctx.generator, problem)
             with ctx.run_lock:
                 append_output(ctx.run, ctx.generator, item["id"], output)
-            latest = ctx.run.records()[item["id"]]
+            latest, generated = ctx.run.record(item["id"]), True
         attempt = int(latest.get("attempt") or 1)
+        if latest.get("status") != "ok" and not verifies and backend_failure(latest):
+            # the model could not be reached: not the item's fault, so nothing final; a resumed run generates again
+            return {"id": item["id"], "stage": "generate", "status": "error"}
         if latest.get("status") != "ok":
             earlier = [r for r in verifies if r.get("attempt", 0) < attempt]
             reasons = (earlier[-1]["decision"]["reasons"] if earlier else []) + [f"generation_{latest.get('status')}"]
@@ -203,6 +213,11 @@ def generate_and_verify(item: dict[str, Any], ctx: SynthContext) -> dict[str, An
             raise BudgetExceededError(output.error or "budget exceeded")
         with ctx.run_lock:
             append_output(ctx.run, ctx.generator, item["id"], output)
+
+
+def backend_failure(record: dict[str, Any]) -> bool:
+    """True when a generation attempt failed because a model call failed for good (an outage, not the item)."""
+    return record.get("status") == "failed" and str(record.get("error") or "").startswith("backbone call failed")
 
 
 def _final_verify(item: dict[str, Any], ctx: SynthContext, attempt: int, status: str, blind: Any, seen: Any,
@@ -265,6 +280,7 @@ def schedule(items: list[dict[str, Any]], work: Callable[[dict[str, Any]], dict[
     pending: dict[Future, dict[str, Any]] = {}
     queue = iter(items)
     started = 0
+    counts: dict[str, int] = {}
 
     def stop(why: str, reason: str) -> None:
         if not result.stopped:
@@ -282,10 +298,8 @@ def schedule(items: list[dict[str, Any]], work: Callable[[dict[str, Any]], dict[
                                                                                           f"{exc}"}
             bar.write(f"[error] {item['id']}: {outcome['error'][:300]}") if progress else None
         result.outcomes.append(outcome)
+        counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
         bar.update(1)
-        counts: dict[str, int] = {}
-        for o in result.outcomes:
-            counts[o["status"]] = counts.get(o["status"], 0) + 1
         bar.set_postfix(counts, refresh=False)
 
     try:
@@ -340,17 +354,15 @@ class SynthSummary:
     outputs: dict[str, str] = field(default_factory=dict)
     #: this invocation processed items and every one of them failed (construction or generation errors)
     all_failed: bool = False
+    #: the most common reasons items ended without being accepted: (status, reason, count)
+    top_reasons: list[tuple[str, str, int]] = field(default_factory=list)
 
     def exit_code(self) -> int:
         """0 done (or nothing to do), 1 every item processed in this run failed, 3 stopped by the budget, 130
         interrupted."""
-        if self.stopped == "interrupted":
-            return EXIT_INTERRUPTED
-        if self.all_failed:
-            return EXIT_ALL_FAILED
-        if self.stopped == "budget":
-            return EXIT_BUDGET
-        return EXIT_OK
+        from scigenbench.generators.runner import exit_status
+
+        return exit_status(self.stopped, self.all_failed)
 
     def format(self) -> str:
         f = self.funnel
@@ -362,6 +374,9 @@ class SynthSummary:
                  f"  model calls {self.calls}, cost ${self.cost_usd:.4f}, time {self.elapsed_s:.1f}s"]
         if self.stopped:
             lines.append(f"  STOPPED ({self.stopped}): {self.stop_reason}; re-run the same command to resume")
+        if self.top_reasons:
+            lines.append("  most common reasons items were not accepted (items.jsonl has each one):")
+            lines += [f"    {n} × {status}: {reason}" for status, reason, n in self.top_reasons]
         for name, path in self.outputs.items():
             lines.append(f"  {name}: {path}")
         return "\n".join(lines)
@@ -411,7 +426,8 @@ def synthesize(config: SynthConfig) -> SynthSummary:
             result, worker_calls, worker_spent = schedule_on_ray(todo, config, config.ray_options,
                                                                  progress=config.progress)
         else:
-            result = schedule(todo, lambda item: process_item(item, ctx), concurrency=config.concurrency,
+            result = schedule(todo, lambda item: process_item(item, ctx),
+                              concurrency=config.items_in_flight or ITEMS_PER_REQUEST_SLOT * config.concurrency,
                               may_start=may_start, progress=config.progress)
         summary = SynthSummary(out=str(out), n_items=len(items), n_skipped_rows=len(skipped),
                                n_processed=len(result.outcomes), n_not_started=result.not_started,
@@ -423,6 +439,7 @@ def synthesize(config: SynthConfig) -> SynthSummary:
         summary.cost_usd = ctx.spent() - spent_at_start + worker_spent
         report = write_outputs(out, config, items, skipped, n_rows, ctx)
         summary.funnel = report["funnel"]["total"]
+        summary.top_reasons = report["top_reasons"]
         summary.outputs = report["outputs"]
     finally:
         close_context(ctx)
@@ -461,26 +478,33 @@ def build_context(config: SynthConfig) -> SynthContext:
                         proxy=is_proxy(config.judge), store=store, run=run)
 
 
+def call_limits(config: SynthConfig) -> Any:
+    """The one request limit every backend of a run shares (``--concurrency`` requests in flight)."""
+    from scigenbench.generators.backends.limits import CallLimits
+
+    return CallLimits(config.concurrency)
+
+
 def build_context_parts(config: SynthConfig) -> tuple[Any, Any, Any, Any]:
     """``(constructor, generator, judge, grader)`` of a synthesis (also rebuilt in each Ray worker)."""
     from scigenbench.generators.backends import get_backend
     from scigenbench.metrics.specs import resolve_backend
 
-    options = {"concurrency": config.concurrency, **config.backend_options}
+    options = {"limits": call_limits(config), **config.backend_options}
     constructor = get_backend(config.model, **options)
-    generator = build_generator(config)
+    generator = build_generator(config, options["limits"])
     judge = resolve_backend(config.judge, **options)
     grader = resolve_backend(config.grader, **options) if config.grader else None
     return constructor, generator, judge, grader
 
 
-def build_generator(config: SynthConfig) -> Any:
+def build_generator(config: SynthConfig, limits: Any = None) -> Any:
     from scigenbench.generators import get_generator
 
     options = dict(config.generator_options)
     if config.generator.partition(":")[0] == "imgcoder":
         options.setdefault("backbone", config.backbone or config.model)
-        for key, value in {"concurrency": config.concurrency, **config.backend_options}.items():
+        for key, value in {"limits": limits or call_limits(config), **config.backend_options}.items():
             options.setdefault(key, value)
     return get_generator(config.generator, **options)
 

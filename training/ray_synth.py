@@ -48,7 +48,7 @@ class SynthWriter:
         return self.run.append(record, image)
 
     def run_record(self, item_id: str) -> dict[str, Any] | None:
-        return self.run.records().get(item_id)
+        return self.run.record(item_id)
 
     def image(self, item_id: str) -> bytes:
         return self.run.image_path(item_id).read_bytes()
@@ -96,7 +96,7 @@ class _RemoteImage:
 
 
 class _RemoteRun:
-    """The ``RunFolder`` methods the stage functions use (``append``, ``records``, ``image_path``)."""
+    """The ``RunFolder`` methods the stage functions use (``append``, ``record``, ``records``, ``image_path``)."""
 
     def __init__(self, writer):
         self.writer = writer
@@ -108,6 +108,12 @@ class _RemoteRun:
 
     def records(self) -> _RemoteRecords:
         return _RemoteRecords(self.writer)
+
+    def record(self, item_id: str) -> dict[str, Any] | None:
+        """The latest attempt of one id (``RunFolder.record``)."""
+        import ray
+
+        return ray.get(self.writer.run_record.remote(item_id))
 
     def image_path(self, item_id: str) -> _RemoteImage:
         return _RemoteImage(self.writer, item_id)

@@ -46,14 +46,10 @@ def stage_of(text: str) -> str:
 
 
 def _texts(messages: list[dict[str, Any]]) -> list[str]:
-    out = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            out.append(content)
-        elif isinstance(content, list):
-            out += [p.get("text", "") for p in content if p.get("type") == "text"]
-    return out
+    """Every text of ``messages``, as the loopback server reads a request."""
+    from scigenbench.generators.backends.testing import RecordedRequest
+
+    return RecordedRequest("POST", "", {}, b"", {"messages": messages}, 0.0).texts()
 
 
 class MiniModel:
@@ -66,11 +62,14 @@ class MiniModel:
         blind_correct: quiz questions / rewritten questions answered right with no image.
         seen_wrong: quiz questions answered wrong even with the image.
         not_visualizable: questions the triage stage declares not visualizable.
+        correct_letter: put the right answer of every quiz it writes at this letter (a skewed model, as upstream's
+            data is: 40 % C); ``None`` keeps the authored letters.
     """
 
     def __init__(self, problems: list[dict[str, Any]] | None = None, *, messy: bool = False,
                  script: dict[tuple[str, str], list[Any]] | None = None, blind_correct: set[str] | None = None,
-                 seen_wrong: set[str] | None = None, not_visualizable: set[str] | None = None):
+                 seen_wrong: set[str] | None = None, not_visualizable: set[str] | None = None,
+                 correct_letter: str | None = None):
         from scigenbench.dataset import load_mini_problems
 
         self.problems = list(problems) if problems is not None else load_mini_problems()
@@ -79,6 +78,7 @@ class MiniModel:
         self.blind_correct = set(blind_correct or ())
         self.seen_wrong = set(seen_wrong or ())
         self.not_visualizable = set(not_visualizable or ())
+        self.correct_letter = correct_letter
         self.lock = threading.Lock()
         self.asked: dict[str, int] = {}
         self.history: list[tuple[str, str]] = []  # (stage, reply), in order
@@ -161,6 +161,10 @@ class MiniModel:
         return f"Sure! Here is the JSON you asked for:\n\n```json\n{text}\n```\n\nLet me know if you need more."
 
     def _quiz_out(self, quiz: dict[str, Any]) -> dict[str, Any]:
+        if self.correct_letter:
+            from scigenbench.training.checks import rebalance_quiz
+
+            quiz = rebalance_quiz(quiz, self.correct_letter)
         letters = [k for k in "ABCD" if quiz["options"].get(k) is not None]
         if not self.messy:
             return {"question": quiz["question"], "options": {k: quiz["options"][k] for k in letters},

@@ -99,6 +99,10 @@ def image_checks(problem: dict[str, Any], image: bytes, judge: Any, grader: Any,
     from scigenbench.metrics.quiz import quiz_item
     from scigenbench.metrics.rinv import rinv_item
 
+    try:
+        image = _calls.prepare_image(image)[0]  # encoded once, sent with every quiz, R_inv and the judge
+    except _calls.UnreadableImageError:
+        pass  # each metric records the unreadable image itself
     out = {"quiz": _summary(quiz_item(problem, image, judge, grader=grader))}
     if proxy:
         out["rinv"] = {"state": "not_checked", "reason": "the ocr proxy answers multiple-choice quizzes only"}
