@@ -13,18 +13,22 @@ endif
 HEADLESS_CV2 = $(BIN)/python -c "import cv2" 2>/dev/null || { echo "no libGL: using opencv-python-headless"; \
   $(BIN)/pip uninstall -y -q opencv-python && $(BIN)/pip install -q opencv-python-headless; }
 
-.PHONY: demo test system-tools clean
+.PHONY: demo test system-tools system-tools-test clean
 
 # system tools first (apt when root or passwordless sudo; otherwise a list of what is missing and what it skips)
 demo: system-tools $(VENV)/.installed-demo
 	$(BIN)/scigenbench demo --out $(OUT)
 	@echo "Next: . $(VENV)/bin/activate, then the README's Quick start (or call $(BIN)/scigenbench directly)"
 
-test: $(VENV)/.installed-test
+test: system-tools-test $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 system-tools:
 	@sh tools/install-system-tools.sh demo --brief
+
+# the tests' tools too (tesseract, Chromium); without apt rights it lists what is missing and which tests skip
+system-tools-test:
+	@sh tools/install-system-tools.sh test
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
